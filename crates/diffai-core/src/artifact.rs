@@ -1,0 +1,18 @@
+//! One input as read: where it came from, which format, and its value tree.
+
+use std::path::PathBuf;
+
+use crate::value::Value;
+
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The path the user named.
+    pub path: PathBuf,
+    /// The reader's format name (`safetensors`, `safetensors-sharded`, …).
+    pub format: &'static str,
+    /// Bytes on disk over every file the artifact spans (all shards of a sharded model).
+    pub file_size: u64,
+    /// The files read (one, or each shard).
+    pub files: Vec<PathBuf>,
+    pub root: Value,
+}

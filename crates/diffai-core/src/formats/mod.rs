@@ -1,0 +1,127 @@
+//! Input formats: one file per format behind the [`Reader`] trait, registered in [`READERS`].
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use crate::artifact::Artifact;
+use crate::error::{Error, Result};
+
+pub mod safetensors;
+pub mod safetensors_sharded;
+
+/// How many leading bytes detection looks at (magic numbers and short headers).
+const SNIFF_BYTES: usize = 4096;
+
+/// A reader of one input format.
+pub trait Reader: Sync {
+    /// The name `--format` accepts and reports show.
+    fn name(&self) -> &'static str;
+    /// File name endings that select this reader when no magic bytes matched (lower case).
+    fn extensions(&self) -> &'static [&'static str];
+    /// Whether the leading bytes of `path` are this format's (magic bytes, header shape).
+    fn sniff(&self, path: &Path, head: &[u8]) -> bool;
+    /// Whether a directory is one artifact of this format (a sharded model folder).
+    fn sniff_dir(&self, _dir: &Path) -> bool {
+        false
+    }
+    fn read(&self, path: &Path) -> Result<Artifact>;
+}
+
+/// Every reader, in detection order.
+pub static READERS: &[&dyn Reader] = &[
+    &safetensors_sharded::ShardedSafetensorsReader,
+    &safetensors::SafetensorsReader,
+];
+
+/// The names `--format` accepts.
+pub fn format_names() -> Vec<&'static str> {
+    READERS.iter().map(|r| r.name()).collect()
+}
+
+/// Picks the reader for `path`: `forced` (a `--format` name) > magic bytes > extension.
+pub fn detect(path: &Path, forced: Option<&str>) -> Result<&'static dyn Reader> {
+    if let Some(name) = forced {
+        return READERS
+            .iter()
+            .copied()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "unknown input format '{name}' (known: {})",
+                    format_names().join(", ")
+                ))
+            });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, &e))?;
+    if meta.is_dir() {
+        return READERS
+            .iter()
+            .copied()
+            .find(|r| r.sniff_dir(path))
+            .ok_or_else(|| {
+                Error::file(
+                    path,
+                    "is a directory that holds no sharded model index (compare directories with --recursive)",
+                )
+            });
+    }
+    let head = read_head(path)?;
+    if let Some(r) = READERS.iter().copied().find(|r| r.sniff(path, &head)) {
+        return Ok(r);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    READERS
+        .iter()
+        .copied()
+        .find(|r| r.extensions().iter().any(|ext| name.ends_with(ext)))
+        .ok_or_else(|| {
+            Error::file(
+                path,
+                format!(
+                    "unrecognised file format (no known magic bytes or extension); force one with --format ({})",
+                    format_names().join(", ")
+                ),
+            )
+        })
+}
+
+/// Detects and reads one input.
+pub fn read(path: &Path, forced: Option<&str>) -> Result<Artifact> {
+    detect(path, forced)?.read(path)
+}
+
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io(path, &e))?;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    file.take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, &e))?;
+    Ok(head)
+}
+
+/// Memory-maps a regular file read-only. Empty files and directories are errors.
+pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
+    let file = File::open(path).map_err(|e| Error::io(path, &e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, &e))?;
+    if meta.is_dir() {
+        return Err(Error::file(path, "is a directory, expected a file"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::file(path, "empty file"));
+    }
+    // SAFETY: the map is read-only. A file truncated by another process while mapped can
+    // raise SIGBUS; diffai documents that inputs must not be modified while it reads them.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    #[cfg(unix)]
+    {
+        let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    Ok(Arc::new(map))
+}

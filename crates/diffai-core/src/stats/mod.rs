@@ -1,0 +1,431 @@
+//! The statistics kernel: one fused, chunked, parallel pass per tensor (pair).
+//!
+//! Work is cut into fixed chunks of [`CHUNK_ELEMS`] elements over all tensors at once, so one huge
+//! tensor still uses every core. Chunk boundaries never depend on the thread count and chunk
+//! results merge in chunk order, so every number is bit-identical at any thread count.
+
+pub mod decode;
+pub mod kernel;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::tensor::{DType, Tensor};
+pub use kernel::Tolerance;
+use kernel::{pair_block, pair_block_complex, side_block, PairAcc, SideAcc, BLOCK};
+
+/// Elements per unit of parallel work (256 KiB of f32): large enough to amortise scheduling,
+/// small enough that a single 1 GB tensor splits into thousands of pieces.
+pub const CHUNK_ELEMS: u64 = 1 << 16;
+
+/// Bytes per unit of parallel work when checking two tensors for byte identity.
+const IDENTITY_CHUNK_BYTES: usize = 4 << 20;
+
+/// Statistics of one tensor over its finite elements; NaN and Inf are counted, not folded in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideStats {
+    pub numel: u64,
+    pub finite: u64,
+    /// Mean of the finite elements (of the modulus for complex tensors); `None` without any.
+    pub mean: Option<f64>,
+    /// Population standard deviation (ddof = 0) of the finite elements.
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub nan: u64,
+    pub inf: u64,
+    pub zero: u64,
+    /// L2 norm over the finite elements.
+    pub norm: f64,
+    /// For complex tensors: statistics of the real and imaginary parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real: Option<PartStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imag: Option<PartStats>,
+}
+
+/// Mean, std, min and max of one component of a complex tensor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartStats {
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Pairwise metrics of two same-shape tensors, over positions where both are finite
+/// (`changed` counts every position, see ANALYSES.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairMetrics {
+    /// Positions where both sides are finite.
+    pub pairs: u64,
+    pub max_abs: f64,
+    pub mean_abs: Option<f64>,
+    pub norm_old: f64,
+    pub norm_new: f64,
+    pub norm_diff: f64,
+    /// `‖new-old‖ / ‖old‖`; infinite when `‖old‖ = 0 < ‖new-old‖`, 0 when both are 0.
+    pub rel_l2: f64,
+    pub cosine: Option<f64>,
+    /// `1 - cosine`, computed as `(‖d‖² - (‖o‖-‖n‖)²) / (2‖o‖‖n‖)` to keep precision near 1.
+    pub one_minus_cos: Option<f64>,
+    pub changed: u64,
+    pub changed_fraction: f64,
+}
+
+/// What to compute for one tensor or tensor pair.
+#[derive(Debug, Clone, Copy)]
+pub enum Job<'a> {
+    Single(&'a Tensor),
+    Pair(&'a Tensor, &'a Tensor),
+}
+
+/// The result of a [`Job`]. Outcomes live briefly in one vector, so the size gap between
+/// variants costs nothing worth an allocation per tensor.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Single(SideStats),
+    Pair {
+        old: SideStats,
+        new: SideStats,
+        metrics: PairMetrics,
+    },
+    /// The dtype cannot be decoded; the reason says why.
+    Unsupported(String),
+}
+
+/// Bytes processed so far, for a progress display. Only ever added to.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: AtomicU64,
+    pub done: AtomicU64,
+}
+
+impl Progress {
+    fn add_done(&self, bytes: u64) {
+        self.done.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Accumulators of one chunk: value (or modulus), real part, imaginary part, for each side.
+#[derive(Clone, Copy, Default)]
+struct ChunkAcc {
+    old: [SideAcc; 3],
+    new: [SideAcc; 3],
+    pair: PairAcc,
+}
+
+impl ChunkAcc {
+    fn merge(mut self, o: &ChunkAcc) -> ChunkAcc {
+        for i in 0..3 {
+            self.old[i] = self.old[i].merge(o.old[i]);
+            self.new[i] = self.new[i].merge(o.new[i]);
+        }
+        self.pair = self.pair.merge(o.pair);
+        self
+    }
+}
+
+/// Runs every job, in parallel over fixed chunks of all of them, and returns outcomes in order.
+pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec<Outcome> {
+    let unsupported: Vec<Option<String>> = jobs.iter().map(|j| unsupported_reason(j)).collect();
+    let mut items: Vec<(usize, u64, u64)> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        if unsupported[j].is_some() {
+            continue;
+        }
+        let numel = job_numel(job);
+        if numel == 0 {
+            items.push((j, 0, 0));
+        }
+        let mut start = 0;
+        while start < numel {
+            let end = (start + CHUNK_ELEMS).min(numel);
+            items.push((j, start, end));
+            start = end;
+        }
+    }
+    if let Some(p) = progress {
+        let bytes: u64 = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Single(t) => t.byte_len(),
+                Job::Pair(o, n) => o.byte_len() + n.byte_len(),
+            })
+            .sum();
+        p.total.fetch_add(bytes, Ordering::Relaxed);
+    }
+    let results: Vec<ChunkAcc> = items
+        .par_iter()
+        .map(|&(j, start, end)| {
+            let acc = chunk(&jobs[j], start, end, tol);
+            if let Some(p) = progress {
+                p.add_done(chunk_bytes(&jobs[j], start, end));
+            }
+            acc
+        })
+        .collect();
+
+    let mut merged: Vec<ChunkAcc> = vec![ChunkAcc::default(); jobs.len()];
+    for (&(j, _, _), acc) in items.iter().zip(&results) {
+        merged[j] = merged[j].merge(acc);
+    }
+    jobs.iter()
+        .zip(merged)
+        .zip(unsupported)
+        .map(|((job, acc), why)| match (why, job) {
+            (Some(reason), _) => Outcome::Unsupported(reason),
+            (None, Job::Single(t)) => Outcome::Single(finish_side(&acc.old, t)),
+            (None, Job::Pair(o, n)) => Outcome::Pair {
+                old: finish_side(&acc.old, o),
+                new: finish_side(&acc.new, n),
+                metrics: finish_pair(&acc.pair, o.numel()),
+            },
+        })
+        .collect()
+}
+
+/// Whether each pair of tensors holds exactly the same bytes (checked in parallel chunks).
+pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> Vec<bool> {
+    let mut items = Vec::new();
+    for (i, (o, n)) in pairs.iter().enumerate() {
+        if o.byte_len() != n.byte_len() {
+            continue;
+        }
+        let len = o.byte_len() as usize;
+        let mut start = 0;
+        while start < len {
+            let end = (start + IDENTITY_CHUNK_BYTES).min(len);
+            items.push((i, start, end));
+            start = end;
+        }
+    }
+    let same: Vec<bool> = items
+        .par_iter()
+        .map(|&(i, s, e)| {
+            let (o, n) = pairs[i];
+            let eq = o.bytes()[s..e] == n.bytes()[s..e];
+            if let Some(p) = progress {
+                p.add_done(if eq { 2 * (e - s) as u64 } else { 0 });
+            }
+            eq
+        })
+        .collect();
+    let mut out: Vec<bool> = pairs
+        .iter()
+        .map(|(o, n)| o.dtype == n.dtype && o.shape == n.shape && o.byte_len() == n.byte_len())
+        .collect();
+    for (&(i, _, _), eq) in items.iter().zip(same) {
+        out[i] &= eq;
+    }
+    out
+}
+
+fn unsupported_reason(job: &Job) -> Option<String> {
+    let (a, b) = match job {
+        Job::Single(t) => (t.dtype, t.dtype),
+        Job::Pair(o, n) => {
+            if o.shape != n.shape {
+                return Some("shapes differ: pairwise metrics need equal shapes".into());
+            }
+            (o.dtype, n.dtype)
+        }
+    };
+    a.undecodable_reason().or(b.undecodable_reason()).map(|r| {
+        format!(
+            "{}: {r}",
+            if a.undecodable_reason().is_some() {
+                a
+            } else {
+                b
+            }
+        )
+    })
+}
+
+fn job_numel(job: &Job) -> u64 {
+    match job {
+        Job::Single(t) | Job::Pair(t, _) => t.numel(),
+    }
+}
+
+fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
+    let bytes = |t: &Tensor| (end - start) * t.dtype.bits() / 8;
+    match job {
+        Job::Single(t) => bytes(t),
+        Job::Pair(o, n) => bytes(o) + bytes(n),
+    }
+}
+
+/// Byte range of elements `[start, end)` of a byte-addressable dtype.
+fn elem_bytes(t: &Tensor, start: u64, end: u64) -> &[u8] {
+    let size = (t.dtype.bits() / 8) as usize;
+    &t.bytes()[start as usize * size..end as usize * size]
+}
+
+/// Decoded blocks, reused across the blocks of one chunk.
+struct Buffers {
+    o: [f64; BLOCK],
+    n: [f64; BLOCK],
+    oi: [f64; BLOCK],
+    ni: [f64; BLOCK],
+    om: [f64; BLOCK],
+    nm: [f64; BLOCK],
+}
+
+fn chunk(job: &Job, start: u64, end: u64, tol: Tolerance) -> ChunkAcc {
+    let mut acc = ChunkAcc::default();
+    let mut buf = Box::new(Buffers {
+        o: [0.0; BLOCK],
+        n: [0.0; BLOCK],
+        oi: [0.0; BLOCK],
+        ni: [0.0; BLOCK],
+        om: [0.0; BLOCK],
+        nm: [0.0; BLOCK],
+    });
+    let complex = match job {
+        Job::Single(t) => t.dtype.is_complex(),
+        Job::Pair(o, n) => o.dtype.is_complex() || n.dtype.is_complex(),
+    };
+    let mut s = start;
+    while s < end {
+        let e = (s + BLOCK as u64).min(end);
+        let len = (e - s) as usize;
+        let b = &mut *buf;
+        match (job, complex) {
+            (Job::Single(t), false) => {
+                decode::decode(t.dtype, elem_bytes(t, s, e), &mut b.o[..len]);
+                acc.old[0] = acc.old[0].merge(side_block(&b.o[..len]));
+            }
+            (Job::Pair(o, n), false) => {
+                decode::decode(o.dtype, elem_bytes(o, s, e), &mut b.o[..len]);
+                decode::decode(n.dtype, elem_bytes(n, s, e), &mut b.n[..len]);
+                acc.old[0] = acc.old[0].merge(side_block(&b.o[..len]));
+                acc.new[0] = acc.new[0].merge(side_block(&b.n[..len]));
+                acc.pair = acc.pair.merge(pair_block(&b.o[..len], &b.n[..len], tol));
+            }
+            (Job::Single(t), true) => {
+                complex_side(t, s, e, &mut b.o, &mut b.oi, &mut b.om, &mut acc.old);
+            }
+            (Job::Pair(o, n), true) => {
+                complex_side(o, s, e, &mut b.o, &mut b.oi, &mut b.om, &mut acc.old);
+                complex_side(n, s, e, &mut b.n, &mut b.ni, &mut b.nm, &mut acc.new);
+                let pair = pair_block_complex(
+                    (&b.o[..len], &b.oi[..len]),
+                    (&b.n[..len], &b.ni[..len]),
+                    tol,
+                );
+                acc.pair = acc.pair.merge(pair);
+            }
+        }
+        s = e;
+    }
+    acc
+}
+
+/// Decodes a complex block and accumulates modulus, real and imaginary statistics. An element
+/// with a NaN part counts as NaN, one with an infinite part (and no NaN) as Inf.
+fn complex_side(
+    t: &Tensor,
+    s: u64,
+    e: u64,
+    re: &mut [f64; BLOCK],
+    im: &mut [f64; BLOCK],
+    modulus: &mut [f64; BLOCK],
+    acc: &mut [SideAcc; 3],
+) {
+    let len = (e - s) as usize;
+    let (re, im, modulus) = (&mut re[..len], &mut im[..len], &mut modulus[..len]);
+    decode::decode_complex(t.dtype, elem_bytes(t, s, e), re, im);
+    for i in 0..len {
+        let (r, j) = (re[i], im[i]);
+        modulus[i] = if r.is_nan() || j.is_nan() {
+            f64::NAN
+        } else if r.is_infinite() || j.is_infinite() {
+            f64::INFINITY
+        } else {
+            r.hypot(j)
+        };
+    }
+    acc[0] = acc[0].merge(side_block(modulus));
+    // Parts are summarised over the elements whose modulus is finite.
+    for i in 0..len {
+        if !modulus[i].is_finite() {
+            re[i] = f64::NAN;
+            im[i] = f64::NAN;
+        }
+    }
+    acc[1] = acc[1].merge(side_block(re));
+    acc[2] = acc[2].merge(side_block(im));
+}
+
+fn finish_side(acc: &[SideAcc; 3], t: &Tensor) -> SideStats {
+    let v = acc[0];
+    let m = v.moments;
+    let some = |x: f64| (m.n > 0).then_some(x);
+    let part = |a: &SideAcc| {
+        let some = |x: f64| (a.moments.n > 0).then_some(x);
+        PartStats {
+            mean: some(a.moments.mean),
+            std: some((a.moments.m2 / a.moments.n as f64).sqrt()),
+            min: some(a.min),
+            max: some(a.max),
+        }
+    };
+    SideStats {
+        numel: t.numel(),
+        finite: m.n,
+        mean: some(m.mean),
+        std: some((m.m2 / m.n as f64).sqrt()),
+        min: some(v.min),
+        max: some(v.max),
+        nan: v.nan,
+        inf: v.inf,
+        zero: v.zero,
+        norm: (m.m2 + m.n as f64 * m.mean * m.mean).sqrt(),
+        real: t.dtype.is_complex().then(|| part(&acc[1])),
+        imag: t.dtype.is_complex().then(|| part(&acc[2])),
+    }
+}
+
+fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
+    let norm_old = p.sum_o2.sqrt();
+    let norm_new = p.sum_n2.sqrt();
+    let norm_diff = p.sum_d2.sqrt();
+    let rel_l2 = if norm_old > 0.0 {
+        norm_diff / norm_old
+    } else if norm_diff > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    let one_minus_cos = (norm_old > 0.0 && norm_new > 0.0).then(|| {
+        let gap = norm_old - norm_new;
+        ((p.sum_d2 - gap * gap) / (2.0 * norm_old * norm_new)).clamp(0.0, 2.0)
+    });
+    PairMetrics {
+        pairs: p.n,
+        max_abs: p.max_abs,
+        mean_abs: (p.n > 0).then(|| p.sum_abs / p.n as f64),
+        norm_old,
+        norm_new,
+        norm_diff,
+        rel_l2,
+        cosine: one_minus_cos.map(|x| 1.0 - x),
+        one_minus_cos,
+        changed: p.changed,
+        changed_fraction: if numel > 0 {
+            p.changed as f64 / numel as f64
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Whether a dtype's elements can be decoded by this kernel.
+pub fn decodable(dtype: DType) -> bool {
+    dtype.undecodable_reason().is_none()
+}

@@ -1,0 +1,186 @@
+//! Tensor leaves: element types, shapes and the bytes behind them.
+
+use std::fmt;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use serde::Serialize;
+
+/// Every element type diffai knows, named the way numpy/torch name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DType {
+    Bool,
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F16,
+    BF16,
+    F32,
+    F64,
+    /// OCP FP8 E4M3 "fn": no infinities, NaN = S.1111.111, bias 7.
+    F8E4M3,
+    /// OCP FP8 E5M2: IEEE-like, bias 15.
+    F8E5M2,
+    /// FNUZ variant of E4M3 (bias 8, single NaN 0x80, no negative zero).
+    F8E4M3Fnuz,
+    /// FNUZ variant of E5M2 (bias 16, single NaN 0x80, no negative zero).
+    F8E5M2Fnuz,
+    /// MX scale type: 8-bit exponent only, value 2^(e-127), 0xFF = NaN.
+    F8E8M0,
+    /// Packed 4-bit float (E2M1), two per byte: not decoded yet.
+    F4,
+    /// Packed 6-bit floats: not decoded yet.
+    F6E2M3,
+    F6E3M2,
+    /// Complex of two f32 (real, imaginary).
+    C64,
+    /// Complex of two f64.
+    C128,
+}
+
+impl DType {
+    /// Storage size in bits of one element.
+    pub fn bits(self) -> u64 {
+        use DType::*;
+        match self {
+            F4 => 4,
+            F6E2M3 | F6E3M2 => 6,
+            Bool | U8 | I8 | F8E4M3 | F8E5M2 | F8E4M3Fnuz | F8E5M2Fnuz | F8E8M0 => 8,
+            U16 | I16 | F16 | BF16 => 16,
+            U32 | I32 | F32 => 32,
+            U64 | I64 | F64 | C64 => 64,
+            C128 => 128,
+        }
+    }
+
+    /// Bytes needed for `numel` elements, `None` on overflow. Sub-byte types pack densely.
+    pub fn bytes_for(self, numel: u64) -> Option<u64> {
+        let bits = numel.checked_mul(self.bits())?;
+        Some(bits.div_ceil(8))
+    }
+
+    /// The canonical lower-case name used in every output (numpy/torch style).
+    pub fn name(self) -> &'static str {
+        use DType::*;
+        match self {
+            Bool => "bool",
+            U8 => "uint8",
+            I8 => "int8",
+            U16 => "uint16",
+            I16 => "int16",
+            U32 => "uint32",
+            I32 => "int32",
+            U64 => "uint64",
+            I64 => "int64",
+            F16 => "float16",
+            BF16 => "bfloat16",
+            F32 => "float32",
+            F64 => "float64",
+            F8E4M3 => "float8_e4m3fn",
+            F8E5M2 => "float8_e5m2",
+            F8E4M3Fnuz => "float8_e4m3fnuz",
+            F8E5M2Fnuz => "float8_e5m2fnuz",
+            F8E8M0 => "float8_e8m0fnu",
+            F4 => "float4_e2m1fn",
+            F6E2M3 => "float6_e2m3fn",
+            F6E3M2 => "float6_e3m2fn",
+            C64 => "complex64",
+            C128 => "complex128",
+        }
+    }
+
+    pub fn is_complex(self) -> bool {
+        matches!(self, DType::C64 | DType::C128)
+    }
+
+    /// Why the statistics kernel cannot decode this type, if it cannot.
+    pub fn undecodable_reason(self) -> Option<&'static str> {
+        match self {
+            DType::F4 | DType::F6E2M3 | DType::F6E3M2 => Some(
+                "packed sub-byte float: element decoding not implemented; compared byte for byte only",
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a tensor's bytes live. Clones are cheap (reference counted).
+#[derive(Clone)]
+pub enum ByteSource {
+    /// A range of a memory-mapped file: zero copy.
+    Mapped {
+        map: Arc<Mmap>,
+        offset: usize,
+        len: usize,
+    },
+    /// Bytes held in memory (small tensors from text formats, tests).
+    Owned(Arc<[u8]>),
+}
+
+impl ByteSource {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            ByteSource::Mapped { map, offset, len } => &map[*offset..*offset + *len],
+            ByteSource::Owned(b) => b,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ByteSource::Mapped { len, .. } => *len,
+            ByteSource::Owned(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for ByteSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ByteSource({} bytes)", self.len())
+    }
+}
+
+/// A tensor leaf of the value tree. Elements are stored little-endian, C order, densely.
+#[derive(Debug, Clone)]
+pub struct Tensor {
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    pub source: ByteSource,
+}
+
+impl Tensor {
+    /// Number of elements (the product of the shape; 1 for a 0-d tensor).
+    /// Readers validate that this product fits and matches the byte length.
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().product()
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.source.bytes()
+    }
+
+    pub fn byte_len(&self) -> u64 {
+        self.source.len() as u64
+    }
+}
+
+/// `[a, b, c]`, the way every output shows a shape.
+pub fn format_shape(shape: &[u64]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}

@@ -1,0 +1,264 @@
+//! The value tree every reader produces and the diff engine walks.
+
+use crate::tensor::Tensor;
+
+/// One node of an artifact. Maps keep insertion order.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// Integers of any source width (i64 and u64 both fit).
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Map(Map),
+    Tensor(Tensor),
+}
+
+impl Value {
+    /// The kind name used in messages and type-change reports.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Tensor(_) => "tensor",
+        }
+    }
+
+    /// Converts parsed JSON (headers, index files) into a value tree.
+    pub fn from_json(v: serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::Int(i as i128)
+                } else if let Some(u) = n.as_u64() {
+                    Value::Int(u as i128)
+                } else {
+                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::Str(s),
+            serde_json::Value::Array(items) => {
+                Value::List(items.into_iter().map(Value::from_json).collect())
+            }
+            serde_json::Value::Object(obj) => Value::Map(
+                obj.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Every tensor in the tree with its path, in tree order.
+    pub fn tensors(&self) -> Vec<(String, &Tensor)> {
+        self.leaves()
+            .into_iter()
+            .filter_map(|(p, v)| match v {
+                Value::Tensor(t) => Some((p, t)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every leaf (tensor, scalar or empty container) with its path, in tree order.
+    pub fn leaves(&self) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        self.walk_leaves(&mut String::new(), &mut out);
+        out
+    }
+
+    fn walk_leaves<'a>(&'a self, path: &mut String, out: &mut Vec<(String, &'a Value)>) {
+        match self {
+            Value::Map(m) if !m.is_empty() => {
+                for (k, v) in m.iter() {
+                    let len = path.len();
+                    push_key(path, k);
+                    v.walk_leaves(path, out);
+                    path.truncate(len);
+                }
+            }
+            Value::List(items) if !items.is_empty() => {
+                for (i, v) in items.iter().enumerate() {
+                    let len = path.len();
+                    push_index(path, i);
+                    v.walk_leaves(path, out);
+                    path.truncate(len);
+                }
+            }
+            leaf => out.push((path.clone(), leaf)),
+        }
+    }
+}
+
+/// Appends a map key to a display path: `a` + `b` → `a.b`.
+pub fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+/// Appends a list index to a display path: `a` + 0 → `a[0]`.
+pub fn push_index(path: &mut String, index: usize) {
+    path.push('[');
+    path.push_str(&index.to_string());
+    path.push(']');
+}
+
+/// An insertion-ordered map with string keys.
+#[derive(Debug, Clone, Default)]
+pub struct Map {
+    entries: Vec<(String, Value)>,
+}
+
+impl Map {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an entry; a repeated key replaces the earlier value in place.
+    pub fn insert(&mut self, key: String, value: Value) {
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.entries.push((key, value));
+        }
+    }
+
+    /// Appends without checking for a repeated key (callers that know keys are unique).
+    pub fn push(&mut self, key: String, value: Value) {
+        self.entries.push((key, value));
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Value) -> bool) {
+        self.entries.retain(|(k, v)| keep(k, v));
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl FromIterator<(String, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
+        let mut m = Map::new();
+        for (k, v) in iter {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+/// Orders names so that embedded numbers compare by value: `layers.2` before `layers.10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (&a[..da], &b[..db]);
+                let ta = trim_zeros(na);
+                let tb = trim_zeros(nb);
+                let ord = ta
+                    .len()
+                    .cmp(&tb.len())
+                    .then_with(|| ta.cmp(tb))
+                    .then_with(|| da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[da..];
+                b = &b[db..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let start = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers_by_value() {
+        let mut names = vec![
+            "layers.10.w",
+            "layers.2.w",
+            "layers.1.w",
+            "emb",
+            "layers.02.w",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            vec![
+                "emb",
+                "layers.1.w",
+                "layers.2.w",
+                "layers.02.w",
+                "layers.10.w"
+            ]
+        );
+    }
+
+    #[test]
+    fn map_insert_replaces_in_place() {
+        let mut m = Map::new();
+        m.insert("a".into(), Value::Int(1));
+        m.insert("b".into(), Value::Int(2));
+        m.insert("a".into(), Value::Int(3));
+        let keys: Vec<_> = m.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, vec!["a", "b"]);
+        assert!(matches!(m.get("a"), Some(Value::Int(3))));
+    }
+}

@@ -1,0 +1,31 @@
+//! JSON: the versioned report object, pretty-printed.
+
+use std::io::{self, Write};
+
+use diffai_core::inspect::Inspection;
+use diffai_core::Report;
+
+use crate::{RenderOptions, Renderer};
+
+pub struct Json;
+
+impl Renderer for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn render(&self, report: &Report, _: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        out.write_all(b"\n")
+    }
+
+    fn render_inspection(
+        &self,
+        inspection: &Inspection,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, inspection)?;
+        out.write_all(b"\n")
+    }
+}

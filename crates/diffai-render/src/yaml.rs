@@ -1,0 +1,35 @@
+//! YAML: the same object as JSON.
+
+use std::io::{self, Write};
+
+use diffai_core::inspect::Inspection;
+use diffai_core::Report;
+
+use crate::{RenderOptions, Renderer};
+
+pub struct Yaml;
+
+impl Renderer for Yaml {
+    fn name(&self) -> &'static str {
+        "yaml"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["yml"]
+    }
+
+    fn render(&self, report: &Report, _: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+        let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())
+    }
+
+    fn render_inspection(
+        &self,
+        inspection: &Inspection,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let text = serde_saphyr::to_string(inspection).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())
+    }
+}

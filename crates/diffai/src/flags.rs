@@ -1,0 +1,133 @@
+//! Command-line flags. Each flag is documented where it is declared; `--help` shows these texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Semantic diff for AI/ML artifacts: which tensors were added, removed, reshaped, re-typed or
+/// changed, and by how much.
+///
+/// Exit status: 0 no differences, 1 differences found, 2 error (unreadable or malformed input,
+/// bad usage).
+#[derive(Debug, Parser)]
+#[command(
+    name = "diffai",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  diffai model_v1.safetensors model_v2.safetensors\n  diffai old/ new/            (directories holding model.safetensors.index.json)\n  diffai a.safetensors b.safetensors -o json | jq .summary\n  diffai inspect model.safetensors"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The old artifact: a file, or a sharded model (its index file or the directory holding it).
+    #[arg(required = true)]
+    pub old: Option<PathBuf>,
+
+    /// The new artifact.
+    #[arg(required = true)]
+    pub new: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: Common,
+
+    #[command(flatten)]
+    pub diff: DiffFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show one artifact's tree with per-tensor statistics (usable as a git textconv driver).
+    Inspect {
+        /// The artifact to inspect.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Flags shared by the diff and `inspect`.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Force the input format instead of detecting it (magic bytes, then file extension).
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// Output format: text (alias cli), json or yaml.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUTPUT",
+        default_value = "text"
+    )]
+    pub output: String,
+
+    /// Never colour the output (colour is only used on a terminal; NO_COLOR also turns it off).
+    #[arg(long = "no-color")]
+    pub no_color: bool,
+
+    /// Worker threads for the statistics (default: one per core).
+    #[arg(long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Flags of the diff itself.
+#[derive(Debug, Args)]
+pub struct DiffFlags {
+    /// Print nothing; report only through the exit status.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Print one line saying whether the inputs differ, with the counts of each kind of change.
+    #[arg(long = "brief")]
+    pub brief: bool,
+
+    /// Print diagnostics to stderr: configuration, detected formats, sizes, timing, counts.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Show per-tensor statistics (mean and std old->new). On by default; kept for the documented
+    /// command lines.
+    #[arg(long = "stats")]
+    pub stats: bool,
+
+    /// Show every statistic and pairwise metric for every tensor, unchanged ones included.
+    #[arg(long = "tensor-details")]
+    pub tensor_details: bool,
+
+    /// Show only what changed (the default view; overrides --tensor-details' listing of
+    /// unchanged tensors).
+    #[arg(long = "diff-only")]
+    pub diff_only: bool,
+
+    /// Order changed tensors by relative L2 change, largest first (added, removed, reshaped and
+    /// re-typed entries first).
+    #[arg(long = "sort-by-change-magnitude")]
+    pub sort_by_change_magnitude: bool,
+
+    /// Keep only paths matching this regular expression.
+    #[arg(long = "filter", value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// Keep only paths containing this text.
+    #[arg(long = "path", value_name = "SUBSTRING")]
+    pub path: Option<String>,
+
+    /// Ignore map keys (tensor names, metadata keys) matching this regular expression.
+    #[arg(long = "ignore-keys-regex", value_name = "REGEX")]
+    pub ignore_keys_regex: Option<String>,
+
+    /// Absolute tolerance: an element is unchanged when |new-old| <= epsilon + rtol*|old|.
+    #[arg(long = "epsilon", value_name = "FLOAT", default_value_t = 0.0)]
+    pub epsilon: f64,
+
+    /// Relative tolerance (see --epsilon).
+    #[arg(long = "rtol", value_name = "FLOAT", default_value_t = 0.0)]
+    pub rtol: f64,
+}

@@ -1,0 +1,204 @@
+//! The diffai binary: parses flags, runs the library, prints, and turns the result into an exit
+//! status (0 same, 1 different, 2 error).
+
+mod flags;
+mod options;
+mod progress;
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+use diffai_core::{diff, formats, inspect, Artifact, Report};
+
+use flags::{Cli, Command, Common};
+
+/// Exit statuses of the command-line contract.
+const EXIT_SAME: u8 = 0;
+const EXIT_DIFFERENT: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("diffai: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = Cli::command();
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "diffai", &mut out);
+            Ok(EXIT_SAME)
+        }
+        Some(Command::Inspect { file, common }) => run_inspect(&file, &common),
+        None => {
+            let (old, new) = (cli.old.expect("required"), cli.new.expect("required"));
+            run_diff(&old, &new, &cli.common, &cli.diff)
+        }
+    }
+}
+
+fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFlags) -> Result<u8> {
+    let started = Instant::now();
+    options::init_threads(common.threads)?;
+    let opts = options::diff_options(f)?;
+    let out = options::output(common, f.tensor_details)?;
+    let old = read(old_path, common)?;
+    let new = read(new_path, common)?;
+
+    let progress = progress::Display::start(!f.quiet);
+    let mut report = diff::diff(&old, &new, &opts, Some(progress.counter()));
+    progress.finish();
+    if f.sort_by_change_magnitude {
+        diff::sort_by_change_magnitude(&mut report.changes);
+    }
+    let status = if report.summary.differences() > 0 {
+        EXIT_DIFFERENT
+    } else {
+        EXIT_SAME
+    };
+    if f.verbose {
+        eprint!("{}", verbose_block(common, f, &old, &new, &report, started));
+    }
+    if f.quiet {
+        return Ok(status);
+    }
+    let written = write_stdout(|w| {
+        if f.brief {
+            brief_line(w, old_path, new_path, &report)
+        } else {
+            out.renderer.render(&report, &out.render, w)
+        }
+    });
+    finish_output(written, status)
+}
+
+fn run_inspect(file: &Path, common: &Common) -> Result<u8> {
+    options::init_threads(common.threads)?;
+    let out = options::output(common, true)?;
+    let artifact = read(file, common)?;
+    let progress = progress::Display::start(true);
+    let inspection = inspect::inspect(&artifact, Some(progress.counter()));
+    progress.finish();
+    let written = write_stdout(|w| out.renderer.render_inspection(&inspection, &out.render, w));
+    finish_output(written, EXIT_SAME)
+}
+
+fn read(path: &Path, common: &Common) -> Result<Artifact> {
+    Ok(formats::read(path, common.format.as_deref())?)
+}
+
+/// Writes through one buffered handle to stdout (never `println!`, which panics on a closed pipe).
+fn write_stdout(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    f(&mut w)?;
+    w.flush()
+}
+
+/// A reader that closed the pipe (`diffai … | head`) ends the run quietly with the diff's status.
+fn finish_output(written: io::Result<()>, status: u8) -> Result<u8> {
+    match written {
+        Ok(()) => Ok(status),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(status),
+        Err(e) => Err(anyhow::anyhow!("writing the output: {e}")),
+    }
+}
+
+/// `OLD and NEW differ: 3 changed, 1 added` (nothing when they do not differ).
+fn brief_line(w: &mut dyn Write, old: &Path, new: &Path, report: &Report) -> io::Result<()> {
+    let s = &report.summary;
+    if s.differences() == 0 {
+        return Ok(());
+    }
+    let counts: Vec<String> = [
+        ("changed", s.changed),
+        ("added", s.added),
+        ("removed", s.removed),
+        ("reshaped", s.reshaped),
+        ("retyped", s.retyped),
+        ("type changed", s.type_changed),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(name, n)| format!("{n} {name}"))
+    .collect();
+    writeln!(
+        w,
+        "{} and {} differ: {}",
+        old.display(),
+        new.display(),
+        counts.join(", ")
+    )
+}
+
+/// The product documents' diagnostics block (`--verbose`), printed to stderr.
+fn verbose_block(
+    common: &Common,
+    f: &flags::DiffFlags,
+    old: &Artifact,
+    new: &Artifact,
+    report: &Report,
+    started: Instant,
+) -> String {
+    let elapsed = started.elapsed();
+    let mut features = vec!["statistics"];
+    if f.tensor_details {
+        features.push("tensor_details");
+    }
+    if f.sort_by_change_magnitude {
+        features.push("sort_by_change_magnitude");
+    }
+    let mut filters = Vec::new();
+    for (name, v) in [
+        ("filter", &f.filter),
+        ("path", &f.path),
+        ("ignore-keys-regex", &f.ignore_keys_regex),
+    ] {
+        if let Some(v) = v {
+            filters.push(format!("{name}={v}"));
+        }
+    }
+    let bytes = (old.file_size + new.file_size) as f64;
+    let secs = elapsed.as_secs_f64();
+    format!(
+        "=== diffai verbose mode enabled ===\n\
+         Configuration:\n  Input format: {}\n  Output format: {}\n  ML analysis features: {}\n  \
+         Epsilon tolerance: {}\n  Relative tolerance: {}\n  Filters: {}\n  Threads: {}\n\n\
+         File analysis:\n  Input 1: {}\n  Input 2: {}\n  Detected format: {} / {}\n  \
+         File 1 size: {} bytes\n  File 2 size: {} bytes\n  Tensors: {} / {}\n  Parameters: {} / {}\n\n\
+         Processing results:\n  Total processing time: {:.3}ms\n  Differences found: {}\n  \
+         Unchanged: {}\n  Throughput: {:.2} GB/s\n",
+        common.format.as_deref().unwrap_or("auto"),
+        common.output,
+        features.join(", "),
+        f.epsilon,
+        f.rtol,
+        if filters.is_empty() { "none".to_string() } else { filters.join(", ") },
+        rayon::current_num_threads(),
+        old.path.display(),
+        new.path.display(),
+        old.format,
+        new.format,
+        old.file_size,
+        new.file_size,
+        report.old.tensors,
+        report.new.tensors,
+        report.old.parameters,
+        report.new.parameters,
+        secs * 1e3,
+        report.summary.differences(),
+        report.summary.unchanged,
+        if secs > 0.0 { bytes / secs / 1e9 } else { 0.0 },
+    )
+}

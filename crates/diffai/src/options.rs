@@ -1,0 +1,80 @@
+//! Flags → validated options for the library and the renderers.
+
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context, Result};
+use diffai_core::diff::Options as DiffOptions;
+use diffai_core::stats::Tolerance;
+use diffai_render::{RenderOptions, Renderer};
+use regex::Regex;
+
+use crate::flags::{Common, DiffFlags};
+
+/// How the output is written.
+pub struct Output {
+    pub renderer: &'static dyn Renderer,
+    pub render: RenderOptions,
+}
+
+pub fn output(common: &Common, tensor_details: bool) -> Result<Output> {
+    let renderer = diffai_render::find(&common.output).with_context(|| {
+        let names: Vec<&str> = diffai_render::RENDERERS.iter().map(|r| r.name()).collect();
+        format!(
+            "unknown output format '{}' (known: {})",
+            common.output,
+            names.join(", ")
+        )
+    })?;
+    Ok(Output {
+        renderer,
+        render: RenderOptions {
+            color: use_color(common.no_color),
+            tensor_details,
+        },
+    })
+}
+
+/// Colour only on a terminal, never with --no-color or a non-empty NO_COLOR.
+fn use_color(no_color: bool) -> bool {
+    let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && !env_off && std::io::stdout().is_terminal()
+}
+
+pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {
+    for (name, v) in [("--epsilon", f.epsilon), ("--rtol", f.rtol)] {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("{name} must be a finite number >= 0, got {v}");
+        }
+    }
+    let regex = |flag: &str, re: &Option<String>| -> Result<Option<Regex>> {
+        re.as_deref()
+            .map(|r| {
+                Regex::new(r).with_context(|| format!("invalid {flag} regular expression '{r}'"))
+            })
+            .transpose()
+    };
+    Ok(DiffOptions {
+        tolerance: Tolerance {
+            epsilon: f.epsilon,
+            rtol: f.rtol,
+        },
+        filter: regex("--filter", &f.filter)?,
+        path: f.path.clone(),
+        ignore_keys: regex("--ignore-keys-regex", &f.ignore_keys_regex)?,
+        include_unchanged: f.tensor_details && !f.diff_only,
+        one_sided_stats: !(f.quiet || f.brief),
+    })
+}
+
+pub fn init_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("could not start the worker threads")?;
+    }
+    Ok(())
+}
