@@ -324,8 +324,8 @@ impl Serialize for Metrics {
             #[serde(serialize_with = "json_opt_f64")]
             one_minus_cos: &'a Option<f64>,
             changed: u64,
-            #[serde(serialize_with = "json_f64")]
-            changed_fraction: &'a f64,
+            #[serde(serialize_with = "json_opt_f64")]
+            changed_fraction: &'a Option<f64>,
         }
         let m = &self.0;
         Out {

@@ -33,9 +33,9 @@ pub enum DType {
     F8E5M2Fnuz,
     /// MX scale type: 8-bit exponent only, value 2^(e-127), 0xFF = NaN.
     F8E8M0,
-    /// Packed 4-bit float (E2M1), two per byte: not decoded yet.
+    /// Packed 4-bit float (E2M1), two per byte, the first element in the low nibble.
     F4,
-    /// Packed 6-bit floats: not decoded yet.
+    /// Packed 6-bit floats: reported, compared byte for byte, not decoded.
     F6E2M3,
     F6E3M2,
     /// Complex of two f32 (real, imaginary).
@@ -102,8 +102,8 @@ impl DType {
     /// Why the statistics kernel cannot decode this type, if it cannot.
     pub fn undecodable_reason(self) -> Option<&'static str> {
         match self {
-            DType::F4 | DType::F6E2M3 | DType::F6E3M2 => Some(
-                "packed sub-byte float: element decoding not implemented; compared byte for byte only",
+            DType::F6E2M3 | DType::F6E3M2 => Some(
+                "packed 6-bit float: the element packing order is not specified by the format; compared byte for byte only",
             ),
             _ => None,
         }

@@ -271,6 +271,6 @@ fn metrics_line(m: &PairMetrics, numel: u64) -> String {
         opt(m.one_minus_cos),
         m.changed,
         numel,
-        percent(m.changed_fraction)
+        m.changed_fraction.map_or("n/a".into(), percent)
     )
 }

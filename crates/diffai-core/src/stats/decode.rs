@@ -35,7 +35,8 @@ pub fn decode(dtype: DType, bytes: &[u8], out: &mut [f64]) {
         F8E5M2Fnuz => lut(&F8_E5M2FNUZ_LUT, bytes, out),
         F8E8M0 => lut(&F8_E8M0_LUT, bytes, out),
         C64 | C128 => unreachable!("complex tensors decode through decode_complex"),
-        F4 | F6E2M3 | F6E3M2 => unreachable!("sub-byte floats are not decoded"),
+        F4 => decode_f4(bytes, out),
+        F6E2M3 | F6E3M2 => unreachable!("6-bit floats are not decoded"),
     }
 }
 
@@ -103,6 +104,24 @@ fn decode_f16(bytes: &[u8], out: &mut [f64]) {
         }
         // Uses F16C when the CPU has it (detected at run time by `half`).
         bits.convert_to_f64_slice(o);
+    }
+}
+
+/// E2M1 magnitudes by the low three bits (OCP MX specification); bit 3 is the sign.
+const F4_E2M1: [f64; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
+
+/// Two elements per byte, the first in the low nibble (PyTorch's `float4_e2m1fn_x2`).
+/// `bytes` starts at an even element.
+fn decode_f4(bytes: &[u8], out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let byte = bytes[i / 2];
+        let nibble = if i % 2 == 0 { byte & 0x0F } else { byte >> 4 };
+        let magnitude = F4_E2M1[(nibble & 0x7) as usize];
+        *o = if nibble & 0x8 != 0 {
+            -magnitude
+        } else {
+            magnitude
+        };
     }
 }
 
@@ -209,5 +228,8 @@ mod tests {
         assert_eq!(one(DType::I16, &(-2i16).to_le_bytes()), -2.0);
         assert_eq!(one(DType::U64, &u64::MAX.to_le_bytes()), u64::MAX as f64);
         assert_eq!(one(DType::Bool, &[2]), 1.0);
+        let mut two = [0.0; 2];
+        decode(DType::F4, &[0xA7], &mut two); // low nibble 0x7 = 6.0, high 0xA = -1.0
+        assert_eq!(two, [6.0, -1.0]);
     }
 }

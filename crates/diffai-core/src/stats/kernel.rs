@@ -100,6 +100,9 @@ pub struct PairAcc {
     pub sum_d2: f64,
     pub sum_o2: f64,
     pub sum_n2: f64,
+    /// `Σ d·(o+n) = ‖n‖² - ‖o‖²`, accumulated directly so the gap between the norms keeps its
+    /// precision when they are nearly equal (see `finish_pair`).
+    pub sum_dx: f64,
     pub changed: u64,
 }
 
@@ -112,6 +115,7 @@ impl PairAcc {
             sum_d2: self.sum_d2 + o.sum_d2,
             sum_o2: self.sum_o2 + o.sum_o2,
             sum_n2: self.sum_n2 + o.sum_n2,
+            sum_dx: self.sum_dx + o.sum_dx,
             changed: self.changed + o.changed,
         }
     }
@@ -215,6 +219,7 @@ fn pair_fast(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
     let mut sd2 = [0.0f64; LANES];
     let mut so2 = [0.0f64; LANES];
     let mut sn2 = [0.0f64; LANES];
+    let mut sdx = [0.0f64; LANES];
     let mut changed = [0u64; LANES];
     let len = o.len().min(n.len());
     let (o, n) = (&o[..len], &n[..len]);
@@ -232,6 +237,7 @@ fn pair_fast(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
             sd2[l] += d * d;
             so2[l] += x * x;
             sn2[l] += y * y;
+            sdx[l] += d * (x + y);
             changed[l] += (ad > eps + rtol * x.abs()) as u64;
         }
     }
@@ -243,6 +249,7 @@ fn pair_fast(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
         sd2[l] += d * d;
         so2[l] += x * x;
         sn2[l] += y * y;
+        sdx[l] += d * (x + y);
         changed[l] += (ad > eps + rtol * x.abs()) as u64;
     }
     PairAcc {
@@ -252,6 +259,7 @@ fn pair_fast(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
         sum_d2: sum_lanes(&sd2),
         sum_o2: sum_lanes(&so2),
         sum_n2: sum_lanes(&sn2),
+        sum_dx: sum_lanes(&sdx),
         changed: changed.iter().sum(),
     }
 }
@@ -267,6 +275,7 @@ fn pair_slow(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
             acc.sum_d2 += d * d;
             acc.sum_o2 += x * x;
             acc.sum_n2 += y * y;
+            acc.sum_dx += d * (x + y);
             acc.changed += (d.abs() > tol.epsilon + tol.rtol * x.abs()) as u64;
         } else {
             acc.changed += !((x.is_nan() && y.is_nan()) || x == y) as u64;
@@ -296,6 +305,8 @@ pub fn pair_block_complex(
             acc.sum_d2 += d2;
             acc.sum_o2 += a * a + b * b;
             acc.sum_n2 += c * c + d * d;
+            // Re(conj(d)·(o+n)) = |n|² - |o|²
+            acc.sum_dx += dr * (a + c) + di * (b + d);
             acc.changed += (ad > tol.epsilon + tol.rtol * a.hypot(b)) as u64;
         } else {
             let both_nan = (a.is_nan() || b.is_nan()) && (c.is_nan() || d.is_nan());

@@ -72,7 +72,8 @@ pub struct PairMetrics {
     /// `1 - cosine`, computed as `(‖d‖² - (‖o‖-‖n‖)²) / (2‖o‖‖n‖)` to keep precision near 1.
     pub one_minus_cos: Option<f64>,
     pub changed: u64,
-    pub changed_fraction: f64,
+    /// `changed / numel`; `None` for an empty tensor.
+    pub changed_fraction: Option<f64>,
 }
 
 /// What to compute for one tensor or tensor pair.
@@ -253,17 +254,18 @@ fn job_numel(job: &Job) -> u64 {
 }
 
 fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
-    let bytes = |t: &Tensor| (end - start) * t.dtype.bits() / 8;
+    let bytes = |t: &Tensor| ((end - start) * t.dtype.bits()).div_ceil(8);
     match job {
         Job::Single(t) => bytes(t),
         Job::Pair(o, n) => bytes(o) + bytes(n),
     }
 }
 
-/// Byte range of elements `[start, end)` of a byte-addressable dtype.
+/// Bytes holding elements `[start, end)`. Chunks and blocks start at multiples of 1024
+/// elements, so a packed sub-byte element never straddles the start.
 fn elem_bytes(t: &Tensor, start: u64, end: u64) -> &[u8] {
-    let size = (t.dtype.bits() / 8) as usize;
-    &t.bytes()[start as usize * size..end as usize * size]
+    let bits = t.dtype.bits();
+    &t.bytes()[(start * bits / 8) as usize..(end * bits).div_ceil(8) as usize]
 }
 
 /// Decoded blocks, reused across the blocks of one chunk.
@@ -402,8 +404,11 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
     } else {
         0.0
     };
+    // 1 - cos = (‖d‖² - (‖o‖-‖n‖)²) / (2‖o‖‖n‖) (DESIGN.md §4), with the gap between the norms
+    // taken as (‖n‖²-‖o‖²)/(‖o‖+‖n‖) from the directly accumulated Σ d·(o+n): subtracting two
+    // nearly equal norms would lose the digits that matter for a fine-tune's tiny change.
     let one_minus_cos = (norm_old > 0.0 && norm_new > 0.0).then(|| {
-        let gap = norm_old - norm_new;
+        let gap = p.sum_dx / (norm_old + norm_new);
         ((p.sum_d2 - gap * gap) / (2.0 * norm_old * norm_new)).clamp(0.0, 2.0)
     });
     PairMetrics {
@@ -417,11 +422,7 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
         cosine: one_minus_cos.map(|x| 1.0 - x),
         one_minus_cos,
         changed: p.changed,
-        changed_fraction: if numel > 0 {
-            p.changed as f64 / numel as f64
-        } else {
-            0.0
-        },
+        changed_fraction: (numel > 0).then(|| p.changed as f64 / numel as f64),
     }
 }
 
