@@ -2,7 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Semantic diff for AI/ML artifacts: which tensors were added, removed, reshaped, re-typed or
 /// changed, and by how much.
@@ -68,9 +75,13 @@ pub struct Common {
     )]
     pub output: String,
 
-    /// Never colour the output (colour is only used on a terminal; NO_COLOR also turns it off).
+    /// Never colour the output (same as --color never).
     #[arg(long = "no-color")]
     pub no_color: bool,
+
+    /// When to colour text output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long = "color", value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
 
     /// Worker threads for the statistics (default: one per core).
     #[arg(long = "threads", value_name = "N")]

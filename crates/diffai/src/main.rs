@@ -26,10 +26,20 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("diffai: error: {e:#}");
+            eprintln!("diffai: error: {}", one_line(&format!("{e:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Errors are one line on stderr, whatever the underlying message looks like.
+fn one_line(message: &str) -> String {
+    let parts: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    parts.join(" ")
 }
 
 fn run(cli: Cli) -> Result<u8> {

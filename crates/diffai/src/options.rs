@@ -8,7 +8,7 @@ use diffai_core::stats::Tolerance;
 use diffai_render::{RenderOptions, Renderer};
 use regex::Regex;
 
-use crate::flags::{Common, DiffFlags};
+use crate::flags::{ColorWhen, Common, DiffFlags};
 
 /// How the output is written.
 pub struct Output {
@@ -28,16 +28,26 @@ pub fn output(common: &Common, tensor_details: bool) -> Result<Output> {
     Ok(Output {
         renderer,
         render: RenderOptions {
-            color: use_color(common.no_color),
+            color: use_color(common),
             tensor_details,
         },
     })
 }
 
-/// Colour only on a terminal, never with --no-color or a non-empty NO_COLOR.
-fn use_color(no_color: bool) -> bool {
-    let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && !env_off && std::io::stdout().is_terminal()
+/// `--no-color` and `--color never` win; `--color always` overrides NO_COLOR (no-color.org:
+/// command-line arguments override the variable); `auto` colours a terminal unless NO_COLOR is set.
+fn use_color(common: &Common) -> bool {
+    if common.no_color {
+        return false;
+    }
+    match common.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !env_off && std::io::stdout().is_terminal()
+        }
+    }
 }
 
 pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {

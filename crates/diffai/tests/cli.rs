@@ -1,0 +1,425 @@
+//! The real binary: every flag, exit status, output format, colour and pipe behaviour.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_diffai");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fx(name: &str) -> String {
+    root()
+        .join("tests/fixtures/safetensors")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn example(name: &str) -> String {
+    root().join("examples").join(name).display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run diffai")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+fn status(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn old_new() -> (String, String) {
+    (fx("dtypes_old.safetensors"), fx("dtypes_new.safetensors"))
+}
+
+/// `  ~ name: mean=X->Y, std=X->Y` with numbers of four decimals (or scientific notation).
+fn is_seed_line(line: &str) -> bool {
+    let num = r"-?(\d+\.\d{4}|\d\.\d{4}e-?\d+)";
+    let re = regex::Regex::new(&format!(
+        r"^  ~ [\w.]+: mean={num}->{num}, std={num}->{num}$"
+    ))
+    .unwrap();
+    re.is_match(line)
+}
+
+#[test]
+fn examples_print_the_seed_line_format_and_exit_1() {
+    let o = run(&[
+        &example("simple_model_v1.safetensors"),
+        &example("simple_model_v2.safetensors"),
+    ]);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    for l in &lines {
+        assert!(is_seed_line(l), "not in the seed's format: {l:?}");
+    }
+    assert!(lines[0].starts_with("  ~ fc1.bias: mean="));
+    assert!(stderr(&o).is_empty());
+    // --stats is the default view.
+    let with_stats = run(&[
+        &example("simple_model_v1.safetensors"),
+        &example("simple_model_v2.safetensors"),
+        "--stats",
+    ]);
+    assert_eq!(stdout(&with_stats), out);
+}
+
+#[test]
+fn identical_inputs_exit_0_silently() {
+    let o = run(&[&fx("single.safetensors"), &fx("single.safetensors")]);
+    assert_eq!(status(&o), 0);
+    assert!(stdout(&o).is_empty());
+    // A sharded model against the same weights in one file (metadata ignored).
+    let o = run(&[
+        &fx("sharded"),
+        &fx("single.safetensors"),
+        "--ignore-keys-regex",
+        "^__metadata__$",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn json_and_yaml_reports_parse_back_and_agree() {
+    let (a, b) = old_new();
+    let j = run(&[&a, &b, "-o", "json"]);
+    assert_eq!(status(&j), 1);
+    let json: serde_json::Value = serde_json::from_slice(&j.stdout).expect("valid JSON");
+    assert_eq!(json["schema"], "diffai/1");
+    assert_eq!(json["summary"]["added"], 1);
+    assert_eq!(json["summary"]["removed"], 1);
+    assert_eq!(json["summary"]["reshaped"], 1);
+    assert_eq!(json["summary"]["retyped"], 1);
+    assert_eq!(json["old"]["format"], "safetensors");
+    let big = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "big")
+        .unwrap();
+    assert_eq!(big["kind"], "changed");
+    assert!(big["metrics"]["rel_l2"].as_f64().unwrap() > 0.0);
+    assert_eq!(big["old"]["dtype"], "float32");
+
+    let y = run(&[&a, &b, "-o", "yaml"]);
+    assert_eq!(status(&y), 1);
+    let yaml: serde_json::Value = serde_saphyr::from_slice(&y.stdout).expect("valid YAML");
+    assert_eq!(yaml, json, "YAML and JSON carry the same report");
+}
+
+#[test]
+fn cli_is_an_alias_of_text() {
+    let (a, b) = old_new();
+    assert_eq!(
+        stdout(&run(&[&a, &b, "-o", "cli"])),
+        stdout(&run(&[&a, &b]))
+    );
+}
+
+#[test]
+fn output_is_identical_at_any_thread_count() {
+    let (a, b) = old_new();
+    let one = run(&[&a, &b, "-o", "json", "--tensor-details", "--threads", "1"]);
+    let two = run(&[&a, &b, "-o", "json", "--tensor-details", "--threads", "2"]);
+    assert_eq!(one.stdout, two.stdout);
+}
+
+#[test]
+fn quiet_and_brief() {
+    let (a, b) = old_new();
+    let q = run(&[&a, &b, "-q"]);
+    assert_eq!(status(&q), 1);
+    assert!(q.stdout.is_empty() && q.stderr.is_empty());
+    let q = run(&[&a, &a, "--quiet"]);
+    assert_eq!(status(&q), 0);
+
+    let br = run(&[&a, &b, "--brief"]);
+    assert_eq!(status(&br), 1);
+    let out = stdout(&br);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("differ: ") && out.contains("1 added") && out.contains("1 removed"),
+        "{out}"
+    );
+    assert!(stdout(&run(&[&a, &a, "--brief"])).is_empty());
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let (a, b) = old_new();
+    let ansi = |o: &Output| o.stdout.contains(&0x1b);
+    assert!(!ansi(&run(&[&a, &b])), "a pipe gets no colour");
+    assert!(ansi(&run(&[&a, &b, "--color", "always"])));
+    assert!(!ansi(&run(&[&a, &b, "--color", "always", "--no-color"])));
+    assert!(!ansi(&run(&[&a, &b, "--color", "never"])));
+    let green = run(&[&a, &b, "--color", "always"]);
+    assert!(
+        stdout(&green).contains("\x1b[32m  + added_t"),
+        "added lines are green"
+    );
+}
+
+/// `script` gives the binary a real terminal, where `auto` colours unless NO_COLOR is set.
+#[test]
+fn colour_on_a_terminal_respects_no_color() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let (a, b) = old_new();
+    let cmd = format!("{BIN} {a} {b}");
+    let tty = |no_color: Option<&str>| {
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]);
+        c.env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        c.output().expect("script")
+    };
+    assert!(tty(None).stdout.contains(&0x1b), "a terminal gets colour");
+    assert!(
+        !tty(Some("1")).stdout.contains(&0x1b),
+        "NO_COLOR turns it off"
+    );
+}
+
+#[test]
+fn verbose_prints_diagnostics_on_stderr() {
+    let (a, b) = old_new();
+    let v = run(&[&a, &b, "-v"]);
+    assert_eq!(status(&v), 1);
+    let err = stderr(&v);
+    for needle in [
+        "=== diffai verbose mode enabled ===",
+        "Configuration:",
+        "File analysis:",
+        "Detected format: safetensors / safetensors",
+        "Processing results:",
+        "Differences found: ",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert_eq!(
+        stdout(&v),
+        stdout(&run(&[&a, &b])),
+        "stdout unchanged by -v"
+    );
+}
+
+#[test]
+fn tensor_details_and_diff_only() {
+    let (a, b) = old_new();
+    let d = stdout(&run(&[&a, &b, "--tensor-details"]));
+    assert!(
+        d.contains("    same: mean="),
+        "unchanged tensors are listed:\n{d}"
+    );
+    assert!(d.contains("max_abs=") && d.contains("rel_l2=") && d.contains("1-cos="));
+    let only = stdout(&run(&[&a, &b, "--tensor-details", "--diff-only"]));
+    assert!(!only.contains("    same:"));
+    assert!(only.contains("  ~ big:") && only.contains("rel_l2="));
+}
+
+#[test]
+fn sort_by_change_magnitude_orders_every_format() {
+    let (a, b) = old_new();
+    let text = stdout(&run(&[&a, &b, "--sort-by-change-magnitude"]));
+    let symbols: Vec<char> = text.lines().map(|l| l.chars().nth(2).unwrap()).collect();
+    let first_tilde = symbols.iter().position(|&c| c == '~').unwrap();
+    assert!(
+        symbols[first_tilde..].iter().all(|&c| c == '~'),
+        "structural changes first: {symbols:?}"
+    );
+    let j = run(&[&a, &b, "--sort-by-change-magnitude", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let rel: Vec<f64> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "changed")
+        .filter_map(|c| c["metrics"]["rel_l2"].as_f64())
+        .collect();
+    assert!(
+        rel.len() > 10 && rel.windows(2).all(|w| w[0] >= w[1]),
+        "{rel:?}"
+    );
+}
+
+#[test]
+fn filter_path_and_ignore_keys() {
+    let (a, b) = old_new();
+    let paths = |args: &[&str]| -> Vec<String> {
+        let mut all = vec![a.as_str(), b.as_str()];
+        all.extend_from_slice(args);
+        stdout(&run(&all))
+            .lines()
+            .map(|l| l[4..].split(':').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        paths(&["--filter", "^t_f8_e5"]),
+        vec!["t_f8_e5m2", "t_f8_e5m2fnuz"]
+    );
+    assert_eq!(paths(&["--path", "bf16"]), vec!["t_bf16"]);
+    let ignored = paths(&["--ignore-keys-regex", "^t_"]);
+    assert!(!ignored.is_empty() && ignored.iter().all(|p| !p.starts_with("t_")));
+    // Filtering everything away means no differences.
+    let o = run(&[&a, &b, "--path", "no-such-tensor"]);
+    assert_eq!(status(&o), 0);
+}
+
+#[test]
+fn epsilon_and_rtol() {
+    let (a, b) = old_new();
+    let strict = stdout(&run(&[&a, &b]));
+    assert!(strict.contains("  ~ big:"));
+    let loose = stdout(&run(&[&a, &b, "--epsilon", "0.01"]));
+    assert!(!loose.contains("  ~ big:"), "big changes by less than 0.01");
+    let rel = stdout(&run(&[&a, &b, "--rtol", "0.5"]));
+    assert!(!rel.contains("  ~ big:"));
+    assert_eq!(status(&run(&[&a, &b, "--epsilon", "-1"])), 2);
+    assert_eq!(status(&run(&[&a, &b, "--rtol", "nan"])), 2);
+}
+
+#[test]
+fn inspect_lists_every_tensor_with_statistics() {
+    let o = run(&["inspect", &fx("single.safetensors")]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out
+        .lines()
+        .next()
+        .unwrap()
+        .contains("format=safetensors, size="));
+    assert!(out.contains(
+        "  fc1.weight: shape=[64, 32], dtype=float32, elements=2048, size=8.00KB, mean="
+    ));
+    let j = run(&["inspect", &fx("single.safetensors"), "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(json["schema"], "diffai-inspect/1");
+    assert_eq!(json["file"]["tensors"], 4);
+    let bad = run(&["inspect", &fx("bad/short.safetensors")]);
+    assert_eq!(status(&bad), 2);
+}
+
+#[test]
+fn completions_for_shells() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert_eq!(status(&o), 0);
+        assert!(stdout(&o).contains("diffai"), "{shell}");
+        assert!(stdout(&o).contains("tensor-details"), "{shell}");
+    }
+}
+
+#[test]
+fn errors_exit_2_with_one_line_naming_the_file() {
+    let (a, _) = old_new();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![a.clone(), "/nonexistent/x.safetensors".into()],
+            "/nonexistent/x.safetensors: no such file",
+        ),
+        (
+            vec![a.clone(), fx("bad/truncated.safetensors")],
+            "truncated.safetensors: ",
+        ),
+        (
+            vec![fx("bad/header_over_limit.safetensors"), a.clone()],
+            "exceeds the limit",
+        ),
+        (vec![a.clone(), fx("bad")], "is a directory"),
+        (
+            vec![a.clone(), a.clone(), "--filter".into(), "(".into()],
+            "invalid --filter regular expression",
+        ),
+        (
+            vec![a.clone(), a.clone(), "-o".into(), "pdf".into()],
+            "unknown output format 'pdf'",
+        ),
+        (
+            vec![a.clone(), a.clone(), "-f".into(), "docx".into()],
+            "unknown input format 'docx'",
+        ),
+        (
+            vec![a.clone(), root().join("README.md").display().to_string()],
+            "unrecognised file format",
+        ),
+        (
+            vec![a.clone(), a.clone(), "--threads".into(), "0".into()],
+            "--threads must be at least 1",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(status(&o), 2, "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("diffai: error: "), "{err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in {err}"
+        );
+    }
+    // Usage errors (clap) exit 2 as well.
+    assert_eq!(status(&run(&[&a])), 2);
+    assert_eq!(status(&run(&["--no-such-flag", &a, &a])), 2);
+}
+
+#[test]
+fn forced_format_overrides_detection() {
+    let dir = std::env::temp_dir().join(format!("diffai-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let renamed = dir.join("weights.data");
+    std::fs::copy(fx("single.safetensors"), &renamed).unwrap();
+    let r = renamed.display().to_string();
+    // Magic bytes find safetensors whatever the extension.
+    assert_eq!(status(&run(&[&r, &fx("single.safetensors")])), 0);
+    assert_eq!(
+        status(&run(&["-f", "safetensors", &r, &fx("single.safetensors")])),
+        0
+    );
+    // Forcing safetensors on a file that is not one is a clear error.
+    let readme = root().join("README.md").display().to_string();
+    let o = run(&["-f", "safetensors", &readme, &r]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).contains("README.md: "), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let (a, b) = old_new();
+    let mut child = Command::new(BIN)
+        .args([&a, &b, "-o", "json", "--tensor-details"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // the reader goes away before diffai writes
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.stderr.is_empty(),
+        "no panic or message: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "the diff's own status");
+}
