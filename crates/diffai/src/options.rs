@@ -59,7 +59,12 @@ pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {
     let regex = |flag: &str, re: &Option<String>| -> Result<Option<Regex>> {
         re.as_deref()
             .map(|r| {
-                Regex::new(r).with_context(|| format!("invalid {flag} regular expression '{r}'"))
+                Regex::new(r).map_err(|e| {
+                    // The regex crate's message draws a caret under the pattern; keep its verdict.
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default().trim().to_string();
+                    anyhow::anyhow!("invalid {flag} regular expression '{r}': {why}")
+                })
             })
             .transpose()
     };
