@@ -5,6 +5,8 @@ pub mod artifact;
 pub mod diff;
 pub mod error;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 pub mod report;
 pub mod stats;

@@ -116,36 +116,69 @@ impl fmt::Display for DType {
     }
 }
 
-/// Where a tensor's bytes live. Clones are cheap (reference counted).
+/// A whole input held for reading: a read-only memory map, or bytes in memory (tests, fuzzing,
+/// decompressed data). Clones are cheap (reference counted).
 #[derive(Clone)]
-pub enum ByteSource {
-    /// A range of a memory-mapped file: zero copy.
-    Mapped {
-        map: Arc<Mmap>,
-        offset: usize,
-        len: usize,
-    },
-    /// Bytes held in memory (small tensors from text formats, tests).
+pub enum Buffer {
+    Mapped(Arc<Mmap>),
     Owned(Arc<[u8]>),
 }
 
-impl ByteSource {
-    pub fn bytes(&self) -> &[u8] {
+impl std::ops::Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
         match self {
-            ByteSource::Mapped { map, offset, len } => &map[*offset..*offset + *len],
-            ByteSource::Owned(b) => b,
+            Buffer::Mapped(m) => m,
+            Buffer::Owned(b) => b,
         }
+    }
+}
+
+impl From<Vec<u8>> for Buffer {
+    fn from(v: Vec<u8>) -> Self {
+        Buffer::Owned(v.into())
+    }
+}
+
+/// Where a tensor's bytes live: a range of a [`Buffer`], zero copy.
+#[derive(Clone)]
+pub struct ByteSource {
+    buffer: Buffer,
+    offset: usize,
+    len: usize,
+}
+
+impl ByteSource {
+    /// The range `offset..offset + len` of `buffer`; `None` if it does not fit.
+    pub fn new(buffer: Buffer, offset: usize, len: usize) -> Option<ByteSource> {
+        let end = offset.checked_add(len)?;
+        (end <= buffer.len()).then_some(ByteSource {
+            buffer,
+            offset,
+            len,
+        })
+    }
+
+    /// All of `bytes`, owned.
+    pub fn owned(bytes: Vec<u8>) -> ByteSource {
+        let len = bytes.len();
+        ByteSource {
+            buffer: bytes.into(),
+            offset: 0,
+            len,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buffer[self.offset..self.offset + self.len]
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            ByteSource::Mapped { len, .. } => *len,
-            ByteSource::Owned(b) => b.len(),
-        }
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 }
 

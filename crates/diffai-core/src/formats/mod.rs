@@ -9,6 +9,7 @@ use memmap2::Mmap;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
+use crate::tensor::Buffer;
 
 pub mod safetensors;
 pub mod safetensors_sharded;
@@ -107,7 +108,7 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Memory-maps a regular file read-only. Empty files and directories are errors.
-pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
+pub fn map_file(path: &Path) -> Result<Buffer> {
     let file = File::open(path).map_err(|e| Error::io(path, &e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, &e))?;
     if meta.is_dir() {
@@ -123,5 +124,5 @@ pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
     {
         let _ = map.advise(memmap2::Advice::Sequential);
     }
-    Ok(Arc::new(map))
+    Ok(Buffer::Mapped(Arc::new(map)))
 }

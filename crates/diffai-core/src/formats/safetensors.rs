@@ -2,14 +2,11 @@
 //! Tensors become zero-copy slices of the memory map; `__metadata__` becomes a subtree.
 
 use std::path::Path;
-use std::sync::Arc;
-
-use memmap2::Mmap;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::formats::{map_file, Reader};
-use crate::tensor::{ByteSource, DType, Tensor};
+use crate::tensor::{Buffer, ByteSource, DType, Tensor};
 use crate::value::{natural_cmp, Map, Value};
 
 /// Largest header accepted, in bytes: the limit of the reference implementation
@@ -51,9 +48,9 @@ impl Reader for SafetensorsReader {
     }
 }
 
-/// Parses a whole mapped safetensors file into a map of tensors (natural name order) followed by
-/// `__metadata__` when present.
-pub fn parse(path: &Path, map: &Arc<Mmap>) -> Result<Map> {
+/// Parses a whole safetensors file into a map of tensors (natural name order) followed by
+/// `__metadata__` when present. `path` only names the input in errors.
+pub fn parse(path: &Path, map: &Buffer) -> Result<Map> {
     let file_len = map.len() as u64;
     let err = |msg: String| Error::file(path, msg);
     if file_len < PREFIX_BYTES {
@@ -105,11 +102,16 @@ pub fn parse(path: &Path, map: &Arc<Mmap>) -> Result<Map> {
                 end - begin
             )));
         }
-        let source = ByteSource::Mapped {
-            map: Arc::clone(map),
-            offset: (data_start + begin) as usize,
-            len: (end - begin) as usize,
-        };
+        let source = ByteSource::new(
+            map.clone(),
+            (data_start + begin) as usize,
+            (end - begin) as usize,
+        )
+        .ok_or_else(|| {
+            err(format!(
+                "tensor '{name}': data range does not fit in the file"
+            ))
+        })?;
         tensors.push((
             name,
             Tensor {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds diffai (release), generates the f32 and bf16 benchmark pairs if missing, and prints the
+# benchmark table (see bench/README.md). Extra arguments go to bench/measure.py, e.g. --runs 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet
+for dtype in f32 bf16; do
+    if [[ ! -f bench/data/$dtype/old.safetensors || ! -f bench/data/$dtype/new.safetensors ]]; then
+        python3 bench/gen_pair.py --dtype "$dtype" --out "bench/data/$dtype"
+    fi
+done
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+     "kernel $(uname -r), $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+     "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')"
+python3 bench/measure.py "$@"

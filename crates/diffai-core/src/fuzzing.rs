@@ -1,0 +1,40 @@
+//! Entry points shared by the fuzz targets (`fuzz/`) and the tests that replay their corpora:
+//! each parses arbitrary bytes and, when that succeeds, runs everything downstream (statistics
+//! of every tensor, a diff of the artifact against itself). Any panic is a bug.
+
+use std::path::Path;
+
+use crate::artifact::Artifact;
+use crate::diff::{self, Options};
+use crate::formats::safetensors;
+use crate::inspect;
+use crate::value::Value;
+
+/// The name inputs carry in error messages.
+const FUZZ_PATH: &str = "fuzz-input";
+
+/// Parses `data` as safetensors and, if it is valid, computes everything over it.
+pub fn safetensors(data: &[u8]) {
+    let path = Path::new(FUZZ_PATH);
+    let Ok(root) = safetensors::parse(path, &data.to_vec().into()) else {
+        return;
+    };
+    exercise(Artifact {
+        path: path.to_path_buf(),
+        format: "safetensors",
+        file_size: data.len() as u64,
+        files: vec![path.to_path_buf()],
+        root: Value::Map(root),
+    });
+}
+
+fn exercise(a: Artifact) {
+    let _ = inspect::inspect(&a, None);
+    let opts = Options {
+        include_unchanged: true,
+        one_sided_stats: true,
+        ..Default::default()
+    };
+    let report = diff::diff(&a, &a, &opts, None);
+    assert_eq!(report.summary.differences(), 0, "an artifact equals itself");
+}
