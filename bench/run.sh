@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+# The tree may be mid-edit: retry the build a few times, a minute apart.
+for try in 1 2 3; do
+    cargo build --release --quiet && break
+    [[ $try == 3 ]] && { echo "run.sh: release build failed" >&2; exit 1; }
+    echo "run.sh: release build failed; retrying in 60 s" >&2
+    sleep 60
+done
 for dtype in f32 bf16; do
     if [[ ! -f bench/data/$dtype/old.safetensors || ! -f bench/data/$dtype/new.safetensors ]]; then
         python3 bench/gen_pair.py --dtype "$dtype" --out "bench/data/$dtype"

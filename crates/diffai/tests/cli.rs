@@ -139,6 +139,23 @@ fn output_is_identical_at_any_thread_count() {
     assert_eq!(one.stdout, two.stdout);
 }
 
+/// The AVX-512, AVX2 and portable kernels give byte-identical reports.
+#[test]
+fn output_is_identical_on_every_instruction_set() {
+    let (a, b) = old_new();
+    let with_isa = |isa: &str| {
+        Command::new(BIN)
+            .args([&a, &b, "-o", "json", "--tensor-details"])
+            .env("DIFFAI_ISA", isa)
+            .output()
+            .expect("run")
+            .stdout
+    };
+    let best = with_isa("best");
+    assert_eq!(with_isa("avx2"), best);
+    assert_eq!(with_isa("portable"), best);
+}
+
 #[test]
 fn quiet_and_brief() {
     let (a, b) = old_new();

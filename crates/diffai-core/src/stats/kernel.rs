@@ -1,18 +1,10 @@
-//! Mergeable accumulators and the block kernels that fill them.
-//!
-//! A block is at most [`BLOCK`] decoded f64 values held in L1. Each kernel first runs a fast
-//! path that assumes every value is finite (no masking, `LANES` independent accumulators so the
-//! compiler vectorises it); a non-finite sum reveals a NaN/Inf and the block is redone on the
-//! masked scalar path. Lane structure is fixed, so results are bit-identical on every CPU and at
-//! every thread count.
+//! Mergeable accumulators, the masked (NaN/Inf-aware) block kernels, and the entry points that
+//! try the fused fast path ([`super::fused`]) first.
 
-use multiversion::multiversion;
+use super::fused;
 
 /// Elements decoded and accumulated at a time (8 KiB of f64: stays in L1).
 pub const BLOCK: usize = 1024;
-
-/// Independent accumulator lanes (one AVX-512 register of f64, two AVX2 registers).
-const LANES: usize = 8;
 
 /// Count, mean and sum of squared deviations, merged with Chan et al.'s formula.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -23,19 +15,6 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// From sums of `x - shift` and `(x - shift)^2` over `n` values.
-    fn from_shifted(n: u64, shift: f64, s1: f64, s2: f64) -> Moments {
-        if n == 0 {
-            return Moments::default();
-        }
-        let nf = n as f64;
-        Moments {
-            n,
-            mean: shift + s1 / nf,
-            m2: (s2 - s1 * s1 / nf).max(0.0),
-        }
-    }
-
     pub fn merge(self, other: Moments) -> Moments {
         if self.n == 0 {
             return other;
@@ -128,61 +107,24 @@ pub struct Tolerance {
     pub rtol: f64,
 }
 
-/// Statistics of one block of values.
+/// Statistics of one block of values: the fused fast path, or the masked path when the block
+/// holds a NaN or Inf.
 pub fn side_block(x: &[f64]) -> SideAcc {
-    let fast = side_fast(x);
-    if fast.moments.mean.is_finite() && fast.moments.m2.is_finite() {
-        fast
-    } else {
-        side_slow(x)
+    fused::side_f64(fused::f64_bytes(x)).unwrap_or_else(|| side_masked(x))
+}
+
+/// Pairwise sums of one block (`o` and `n` have equal length).
+pub fn pair_block(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
+    match fused::pair_f64(fused::f64_bytes(o), fused::f64_bytes(n), tol) {
+        Some((_, _, p)) => p,
+        None => pair_masked(o, n, tol),
     }
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
-fn side_fast(x: &[f64]) -> SideAcc {
-    let Some(&shift) = x.first() else {
-        return SideAcc::default();
-    };
-    let mut s1 = [0.0f64; LANES];
-    let mut s2 = [0.0f64; LANES];
-    let mut mn = [f64::INFINITY; LANES];
-    let mut mx = [f64::NEG_INFINITY; LANES];
-    let mut zero = [0u64; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..LANES {
-            let v = c[l];
-            let a = v - shift;
-            s1[l] += a;
-            s2[l] += a * a;
-            mn[l] = if v < mn[l] { v } else { mn[l] };
-            mx[l] = if v > mx[l] { v } else { mx[l] };
-            zero[l] += (v == 0.0) as u64;
-        }
-    }
-    for (l, &v) in rest.iter().enumerate() {
-        let a = v - shift;
-        s1[l] += a;
-        s2[l] += a * a;
-        mn[l] = if v < mn[l] { v } else { mn[l] };
-        mx[l] = if v > mx[l] { v } else { mx[l] };
-        zero[l] += (v == 0.0) as u64;
-    }
-    SideAcc {
-        moments: Moments::from_shifted(x.len() as u64, shift, sum_lanes(&s1), sum_lanes(&s2)),
-        min: mn.iter().fold(f64::INFINITY, |a, &b| a.min(b)),
-        max: mx.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
-        nan: 0,
-        inf: 0,
-        zero: zero.iter().sum(),
-    }
-}
-
-fn side_slow(x: &[f64]) -> SideAcc {
-    let shift = x.iter().copied().find(|v| v.is_finite()).unwrap_or(0.0);
-    let (mut n, mut s1, mut s2) = (0u64, 0.0f64, 0.0f64);
+/// Side statistics skipping NaN and Inf (counted instead).
+pub fn side_masked(x: &[f64]) -> SideAcc {
     let mut acc = SideAcc::default();
+    let (mut n, mut sum) = (0u64, 0.0f64);
     for &v in x {
         if v.is_nan() {
             acc.nan += 1;
@@ -190,81 +132,27 @@ fn side_slow(x: &[f64]) -> SideAcc {
             acc.inf += 1;
         } else {
             n += 1;
-            let a = v - shift;
-            s1 += a;
-            s2 += a * a;
+            sum += v;
             acc.min = acc.min.min(v);
             acc.max = acc.max.max(v);
             acc.zero += (v == 0.0) as u64;
         }
     }
-    acc.moments = Moments::from_shifted(n, shift, s1, s2);
+    if n > 0 {
+        let mean = sum / n as f64;
+        let m2 = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| (v - mean) * (v - mean))
+            .sum();
+        acc.moments = Moments { n, mean, m2 };
+    }
     acc
 }
 
-/// Pairwise sums of one block (`o` and `n` have equal length).
-pub fn pair_block(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
-    let fast = pair_fast(o, n, tol);
-    if (fast.sum_d2 + fast.sum_o2 + fast.sum_n2).is_finite() {
-        fast
-    } else {
-        pair_slow(o, n, tol)
-    }
-}
-
-#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
-fn pair_fast(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
-    let mut sabs = [0.0f64; LANES];
-    let mut mabs = [0.0f64; LANES];
-    let mut sd2 = [0.0f64; LANES];
-    let mut so2 = [0.0f64; LANES];
-    let mut sn2 = [0.0f64; LANES];
-    let mut sdx = [0.0f64; LANES];
-    let mut changed = [0u64; LANES];
-    let len = o.len().min(n.len());
-    let (o, n) = (&o[..len], &n[..len]);
-    let oc = o.chunks_exact(LANES);
-    let nc = n.chunks_exact(LANES);
-    let (orest, nrest) = (oc.remainder(), nc.remainder());
-    let (eps, rtol) = (tol.epsilon, tol.rtol);
-    for (a, b) in oc.zip(nc) {
-        for l in 0..LANES {
-            let (x, y) = (a[l], b[l]);
-            let d = y - x;
-            let ad = d.abs();
-            sabs[l] += ad;
-            mabs[l] = if ad > mabs[l] { ad } else { mabs[l] };
-            sd2[l] += d * d;
-            so2[l] += x * x;
-            sn2[l] += y * y;
-            sdx[l] += d * (x + y);
-            changed[l] += (ad > eps + rtol * x.abs()) as u64;
-        }
-    }
-    for (l, (&x, &y)) in orest.iter().zip(nrest).enumerate() {
-        let d = y - x;
-        let ad = d.abs();
-        sabs[l] += ad;
-        mabs[l] = if ad > mabs[l] { ad } else { mabs[l] };
-        sd2[l] += d * d;
-        so2[l] += x * x;
-        sn2[l] += y * y;
-        sdx[l] += d * (x + y);
-        changed[l] += (ad > eps + rtol * x.abs()) as u64;
-    }
-    PairAcc {
-        n: len as u64,
-        sum_abs: sum_lanes(&sabs),
-        max_abs: mabs.iter().fold(0.0, |a, &b| a.max(b)),
-        sum_d2: sum_lanes(&sd2),
-        sum_o2: sum_lanes(&so2),
-        sum_n2: sum_lanes(&sn2),
-        sum_dx: sum_lanes(&sdx),
-        changed: changed.iter().sum(),
-    }
-}
-
-fn pair_slow(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
+/// Pairwise sums over positions where both sides are finite; every position counts for
+/// `changed` (NaN equals NaN, Inf equals the same Inf).
+pub fn pair_masked(o: &[f64], n: &[f64], tol: Tolerance) -> PairAcc {
     let mut acc = PairAcc::default();
     for (&x, &y) in o.iter().zip(n) {
         if x.is_finite() && y.is_finite() {
@@ -316,21 +204,16 @@ pub fn pair_block_complex(
     acc
 }
 
-/// Sums lanes pairwise (fixed order, so the result never depends on the CPU).
-fn sum_lanes(l: &[f64; LANES]) -> f64 {
-    ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn fast_and_slow_paths_agree_on_finite_data() {
+    fn fast_and_masked_paths_agree_on_finite_data() {
         let x: Vec<f64> = (0..1000)
             .map(|i| ((i * 37) % 101) as f64 * 0.01 - 0.3)
             .collect();
-        let (f, s) = (side_fast(&x), side_slow(&x));
+        let (f, s) = (side_block(&x), side_masked(&x));
         assert_eq!(f.min, s.min);
         assert_eq!(f.max, s.max);
         assert_eq!(f.zero, s.zero);
@@ -355,7 +238,7 @@ mod tests {
     #[test]
     fn chan_merge_matches_direct() {
         let x: Vec<f64> = (0..777).map(|i| (i as f64).sin() + 5.0).collect();
-        let whole = side_slow(&x).moments;
+        let whole = side_masked(&x).moments;
         let parts = x
             .chunks(100)
             .map(|c| side_block(c).moments)

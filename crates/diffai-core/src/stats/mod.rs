@@ -5,6 +5,7 @@
 //! results merge in chunk order, so every number is bit-identical at any thread count.
 
 pub mod decode;
+pub mod fused;
 pub mod kernel;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::tensor::{DType, Tensor};
 pub use kernel::Tolerance;
-use kernel::{pair_block, pair_block_complex, side_block, PairAcc, SideAcc, BLOCK};
+use kernel::{pair_block_complex, pair_masked, side_block, side_masked, PairAcc, SideAcc, BLOCK};
 
 /// Elements per unit of parallel work (256 KiB of f32): large enough to amortise scheduling,
 /// small enough that a single 1 GB tensor splits into thousands of pieces.
@@ -299,15 +300,14 @@ fn chunk(job: &Job, start: u64, end: u64, tol: Tolerance) -> ChunkAcc {
         let b = &mut *buf;
         match (job, complex) {
             (Job::Single(t), false) => {
-                decode::decode(t.dtype, elem_bytes(t, s, e), &mut b.o[..len]);
-                acc.old[0] = acc.old[0].merge(side_block(&b.o[..len]));
+                let side = single_block(t, elem_bytes(t, s, e), &mut b.o[..len]);
+                acc.old[0] = acc.old[0].merge(side);
             }
             (Job::Pair(o, n), false) => {
-                decode::decode(o.dtype, elem_bytes(o, s, e), &mut b.o[..len]);
-                decode::decode(n.dtype, elem_bytes(n, s, e), &mut b.n[..len]);
-                acc.old[0] = acc.old[0].merge(side_block(&b.o[..len]));
-                acc.new[0] = acc.new[0].merge(side_block(&b.n[..len]));
-                acc.pair = acc.pair.merge(pair_block(&b.o[..len], &b.n[..len], tol));
+                let (so, sn, p) = pair_block(o, n, s, e, tol, &mut b.o[..len], &mut b.n[..len]);
+                acc.old[0] = acc.old[0].merge(so);
+                acc.new[0] = acc.new[0].merge(sn);
+                acc.pair = acc.pair.merge(p);
             }
             (Job::Single(t), true) => {
                 complex_side(t, s, e, &mut b.o, &mut b.oi, &mut b.om, &mut acc.old);
@@ -326,6 +326,50 @@ fn chunk(job: &Job, start: u64, end: u64, tol: Tolerance) -> ChunkAcc {
         s = e;
     }
     acc
+}
+
+/// One block of one real tensor: fused over the stored bytes where the dtype allows, else over
+/// decoded f64; the masked path when the block holds a NaN or Inf.
+fn single_block(t: &Tensor, bytes: &[u8], buf: &mut [f64]) -> SideAcc {
+    let fast = match t.dtype {
+        DType::F32 => fused::side_f32(bytes),
+        DType::BF16 => fused::side_bf16(bytes),
+        DType::F64 => fused::side_f64(bytes),
+        _ => {
+            decode::decode(t.dtype, bytes, buf);
+            return side_block(buf);
+        }
+    };
+    fast.unwrap_or_else(|| {
+        decode::decode(t.dtype, bytes, buf);
+        side_masked(buf)
+    })
+}
+
+/// One block of a real tensor pair (elements `[s, e)`), like [`single_block`].
+fn pair_block(
+    o: &Tensor,
+    n: &Tensor,
+    s: u64,
+    e: u64,
+    tol: Tolerance,
+    ob: &mut [f64],
+    nb: &mut [f64],
+) -> (SideAcc, SideAcc, PairAcc) {
+    let (obytes, nbytes) = (elem_bytes(o, s, e), elem_bytes(n, s, e));
+    let fast = match (o.dtype, n.dtype) {
+        (DType::F32, DType::F32) => fused::pair_f32(obytes, nbytes, tol),
+        (DType::BF16, DType::BF16) => fused::pair_bf16(obytes, nbytes, tol),
+        (DType::F64, DType::F64) => fused::pair_f64(obytes, nbytes, tol),
+        _ => None,
+    };
+    if let Some(r) = fast {
+        return r;
+    }
+    decode::decode(o.dtype, obytes, ob);
+    decode::decode(n.dtype, nbytes, nb);
+    fused::pair_f64(fused::f64_bytes(ob), fused::f64_bytes(nb), tol)
+        .unwrap_or_else(|| (side_masked(ob), side_masked(nb), pair_masked(ob, nb, tol)))
 }
 
 /// Decodes a complex block and accumulates modulus, real and imaginary statistics. An element
