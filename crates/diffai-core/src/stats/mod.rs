@@ -21,6 +21,10 @@ use kernel::{pair_block_complex, pair_masked, side_block, side_masked, PairAcc, 
 /// small enough that a single 1 GB tensor splits into thousands of pieces.
 pub const CHUNK_ELEMS: u64 = 1 << 16;
 
+/// Chunks scheduled together before their results are merged: 4096 × 64 Ki elements is 1 GiB of
+/// f32 per batch, with about 2 MB of chunk results in memory.
+const CHUNKS_PER_BATCH: usize = 4096;
+
 /// Bytes per unit of parallel work when checking two tensors for byte identity.
 const IDENTITY_CHUNK_BYTES: usize = 4 << 20;
 
@@ -134,22 +138,6 @@ impl ChunkAcc {
 /// Runs every job, in parallel over fixed chunks of all of them, and returns outcomes in order.
 pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec<Outcome> {
     let unsupported: Vec<Option<String>> = jobs.iter().map(|j| unsupported_reason(j)).collect();
-    let mut items: Vec<(usize, u64, u64)> = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        if unsupported[j].is_some() {
-            continue;
-        }
-        let numel = job_numel(job);
-        if numel == 0 {
-            items.push((j, 0, 0));
-        }
-        let mut start = 0;
-        while start < numel {
-            let end = (start + CHUNK_ELEMS).min(numel);
-            items.push((j, start, end));
-            start = end;
-        }
-    }
     if let Some(p) = progress {
         let bytes: u64 = jobs
             .iter()
@@ -160,21 +148,46 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
             .sum();
         p.total.fetch_add(bytes, Ordering::Relaxed);
     }
-    let results: Vec<ChunkAcc> = items
-        .par_iter()
-        .map(|&(j, start, end)| {
-            let acc = chunk(&jobs[j], start, end, tol);
-            if let Some(p) = progress {
-                p.add_done(chunk_bytes(&jobs[j], start, end));
-            }
-            acc
-        })
-        .collect();
-
+    // Chunks are produced and merged a batch at a time, in order: memory stays bounded however
+    // large the model, and the merge order (hence every bit of the result) never depends on
+    // which thread ran what.
     let mut merged: Vec<ChunkAcc> = vec![ChunkAcc::default(); jobs.len()];
-    for (&(j, _, _), acc) in items.iter().zip(&results) {
-        merged[j] = merged[j].merge(acc);
+    let mut batch: Vec<(usize, u64, u64)> = Vec::with_capacity(CHUNKS_PER_BATCH);
+    let mut run_batch = |batch: &mut Vec<(usize, u64, u64)>| {
+        let results: Vec<ChunkAcc> = batch
+            .par_iter()
+            .map(|&(j, start, end)| {
+                let acc = chunk(&jobs[j], start, end, tol);
+                if let Some(p) = progress {
+                    p.add_done(chunk_bytes(&jobs[j], start, end));
+                }
+                acc
+            })
+            .collect();
+        for (&(j, _, _), acc) in batch.iter().zip(&results) {
+            merged[j] = merged[j].merge(acc);
+        }
+        batch.clear();
+    };
+    for (j, job) in jobs.iter().enumerate() {
+        if unsupported[j].is_some() {
+            continue;
+        }
+        let numel = job_numel(job);
+        let mut start = 0;
+        loop {
+            let end = (start + CHUNK_ELEMS).min(numel);
+            batch.push((j, start, end));
+            if batch.len() == CHUNKS_PER_BATCH {
+                run_batch(&mut batch);
+            }
+            start = end;
+            if start >= numel {
+                break;
+            }
+        }
     }
+    run_batch(&mut batch);
     jobs.iter()
         .zip(merged)
         .zip(unsupported)
