@@ -57,6 +57,14 @@ pub struct Summary {
     pub unchanged: u64,
     /// Entries whose values could not be decoded (see each change's `fallback`).
     pub fallbacks: u64,
+    /// Parameter totals of the whole artifacts (as in `old.parameters` and `new.parameters`).
+    pub parameters: OldNew,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct OldNew {
+    pub old: u64,
+    pub new: u64,
 }
 
 impl Summary {

@@ -8,8 +8,8 @@ use regex::Regex;
 
 use crate::artifact::Artifact;
 use crate::report::{
-    is_buffer, Change, ChangeKind, Fallback, FileInfo, Metrics, Report, ReportOptions, Scalar,
-    Side, Stats, Summary, TensorSide, SCHEMA,
+    is_buffer, Change, ChangeKind, Fallback, FileInfo, Metrics, OldNew, Report, ReportOptions,
+    Scalar, Side, Stats, Summary, TensorSide, SCHEMA,
 };
 use crate::stats::{self, Job, Outcome, Progress, Tolerance};
 use crate::tensor::Tensor;
@@ -143,10 +143,15 @@ pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Pr
         }
     }
 
+    let (old, new) = (file_info(old), file_info(new));
+    summary.parameters = OldNew {
+        old: old.parameters,
+        new: new.parameters,
+    };
     Report {
         schema: SCHEMA,
-        old: file_info(old),
-        new: file_info(new),
+        old,
+        new,
         options: ReportOptions {
             epsilon: opts.tolerance.epsilon,
             rtol: opts.tolerance.rtol,
