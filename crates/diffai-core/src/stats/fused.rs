@@ -1,8 +1,9 @@
 //! The fast path: both sides' statistics and the pairwise sums of one block in a single sweep
 //! over the stored bytes (no intermediate buffer for f32, bf16 and f64), assuming every value is
 //! finite. A non-finite sum reveals a NaN or Inf and the caller redoes the block on the masked
-//! path. Variance takes two passes over the block while it sits in L1 (sum, then squared
-//! deviations from the block mean), which stays exact even when the mean dwarfs the spread.
+//! path. Variance comes from sums shifted by the block's first value; when that shift was far
+//! from the mean (see [`CANCELLATION_GUARD`]) a second pass over the block, still in L1, sums
+//! squared deviations from the mean, so precision holds even when the mean dwarfs the spread.
 //!
 //! The arithmetic is written once, generic over [`Simd`]: eight f64 lanes as one AVX-512
 //! register, two AVX2 registers, or a plain array. Lanes combine in one fixed order and no
@@ -329,19 +330,36 @@ fn fold_max(v: &[f64; L]) -> f64 {
         .fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a })
 }
 
-/// First-pass accumulators of one side.
+/// Accumulators of one side: sums of `x - shift` and of its square (shift = the block's first
+/// value), min, max and the zero count.
 struct Side1<S: Simd> {
-    sum: S::V,
+    shift: f64,
+    shift_v: S::V,
+    s1: S::V,
+    s2: S::V,
     min: S::V,
     max: S::V,
     zero: S::V,
 }
 
+/// Lane arrays of a finished [`Side1`].
+struct SideLanes {
+    shift: f64,
+    s1: [f64; L],
+    s2: [f64; L],
+    min: [f64; L],
+    max: [f64; L],
+    zero: [f64; L],
+}
+
 impl<S: Simd> Side1<S> {
     #[inline(always)]
-    unsafe fn new() -> Self {
+    unsafe fn new(shift: f64) -> Self {
         Side1 {
-            sum: S::splat(0.0),
+            shift,
+            shift_v: S::splat(shift),
+            s1: S::splat(0.0),
+            s2: S::splat(0.0),
             min: S::splat(f64::INFINITY),
             max: S::splat(f64::NEG_INFINITY),
             zero: S::splat(0.0),
@@ -350,7 +368,9 @@ impl<S: Simd> Side1<S> {
 
     #[inline(always)]
     unsafe fn add(&mut self, x: S::V, zero: S::V) {
-        self.sum = S::add(self.sum, x);
+        let a = S::sub(x, self.shift_v);
+        self.s1 = S::add(self.s1, a);
+        self.s2 = S::add(self.s2, S::mul(a, a));
         self.min = S::min(self.min, x);
         self.max = S::max(self.max, x);
         self.zero = S::count_eq(self.zero, x, zero);
@@ -359,21 +379,47 @@ impl<S: Simd> Side1<S> {
     /// Lanes as arrays, with the block's tail (fewer than eight values) added lane by lane
     /// exactly as the vector code would.
     #[inline(always)]
-    unsafe fn finish(self, tail: &[f64]) -> [[f64; L]; 4] {
-        let (mut sum, mut min, mut max, mut zero) = (
-            S::to_array(self.sum),
-            S::to_array(self.min),
-            S::to_array(self.max),
-            S::to_array(self.zero),
-        );
+    unsafe fn finish(self, tail: &[f64]) -> SideLanes {
+        let mut f = SideLanes {
+            shift: self.shift,
+            s1: S::to_array(self.s1),
+            s2: S::to_array(self.s2),
+            min: S::to_array(self.min),
+            max: S::to_array(self.max),
+            zero: S::to_array(self.zero),
+        };
         for (l, &x) in tail.iter().enumerate() {
-            sum[l] += x;
-            min[l] = if x < min[l] { x } else { min[l] };
-            max[l] = if x > max[l] { x } else { max[l] };
-            zero[l] += if x == 0.0 { 1.0 } else { 0.0 };
+            let a = x - f.shift;
+            f.s1[l] += a;
+            f.s2[l] += a * a;
+            f.min[l] = if x < f.min[l] { x } else { f.min[l] };
+            f.max[l] = if x > f.max[l] { x } else { f.max[l] };
+            f.zero[l] += if x == 0.0 { 1.0 } else { 0.0 };
         }
-        [sum, min, max, zero]
+        f
     }
+}
+
+/// When the shifted sums lose more than this share of `Σ(x-shift)²` to the mean's own offset
+/// (the shift was far from the mean), the block's squared deviations are summed again from the
+/// mean: the shifted result keeps at least 20 bits of the 53, far beyond the 1e-9 promised.
+const CANCELLATION_GUARD: f64 = 1.0 / (1u64 << 20) as f64;
+
+/// Mean and M2 of one side of a block, or `None` when the block holds a NaN or Inf.
+#[inline(always)]
+unsafe fn moments<S: Simd, E: Load>(f: &SideLanes, n: usize, bytes: &[u8]) -> Option<(f64, f64)> {
+    let (s1, s2) = (total(&f.s1), total(&f.s2));
+    if !(s1.is_finite() && s2.is_finite()) {
+        return None;
+    }
+    let nf = n as f64;
+    let mean = f.shift + s1 / nf;
+    let m2 = s2 - s1 * s1 / nf;
+    if m2 >= s2 * CANCELLATION_GUARD {
+        return Some((mean, m2));
+    }
+    let m2 = squared_deviations::<S, E>(bytes, mean);
+    m2.is_finite().then_some((mean, m2))
 }
 
 /// Σ (x - mean)² over a block.
@@ -395,25 +441,18 @@ unsafe fn squared_deviations<S: Simd, E: Load>(bytes: &[u8], mean: f64) -> f64 {
     total(&acc)
 }
 
-fn side_acc(
-    n: usize,
-    mean: f64,
-    m2: f64,
-    min: &[f64; L],
-    max: &[f64; L],
-    zero: &[f64; L],
-) -> SideAcc {
+fn side_acc(n: usize, (mean, m2): (f64, f64), f: &SideLanes) -> SideAcc {
     SideAcc {
         moments: Moments {
             n: n as u64,
             mean,
             m2,
         },
-        min: fold_min(min),
-        max: fold_max(max),
+        min: fold_min(&f.min),
+        max: fold_max(&f.max),
         nan: 0,
         inf: 0,
-        zero: total(zero) as u64,
+        zero: total(&f.zero) as u64,
     }
 }
 
@@ -435,22 +474,15 @@ unsafe fn side_kernel<S: Simd, E: Load>(bytes: &[u8]) -> Option<SideAcc> {
         return Some(SideAcc::default());
     }
     let zero = S::splat(0.0);
-    let mut s = Side1::<S>::new();
+    let mut s = Side1::<S>::new(E::one(&bytes[..E::SIZE]));
     let chunks = bytes.chunks_exact(L * E::SIZE);
     let rest = chunks.remainder();
     for c in chunks {
         s.add(E::load::<S>(c), zero);
     }
     let (t, k) = tail::<E>(rest);
-    let [sum, min, max, zeros] = s.finish(&t[..k]);
-    let sum = total(&sum);
-    if !sum.is_finite() {
-        return None;
-    }
-    let mean = sum / n as f64;
-    let m2 = squared_deviations::<S, E>(bytes, mean);
-    m2.is_finite()
-        .then(|| side_acc(n, mean, m2, &min, &max, &zeros))
+    let f = s.finish(&t[..k]);
+    moments::<S, E>(&f, n, bytes).map(|m| side_acc(n, m, &f))
 }
 
 #[inline(always)]
@@ -464,7 +496,10 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
         return (count == 0).then(Default::default);
     }
     let (zero, eps, rtol) = (S::splat(0.0), S::splat(tol.epsilon), S::splat(tol.rtol));
-    let (mut so, mut sn) = (Side1::<S>::new(), Side1::<S>::new());
+    let (mut so, mut sn) = (
+        Side1::<S>::new(E::one(&o[..E::SIZE])),
+        Side1::<S>::new(E::one(&n[..E::SIZE])),
+    );
     let (mut sum_abs, mut max_abs, mut sum_d2, mut sum_dx, mut changed) =
         (zero, zero, zero, zero, zero);
     let oc = o.chunks_exact(L * E::SIZE);
@@ -489,8 +524,7 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
     }
     let ((ot, k), (nt, _)) = (tail::<E>(orest), tail::<E>(nrest));
     let (ot, nt) = (&ot[..k], &nt[..k]);
-    let [o_sum, o_min, o_max, o_zero] = so.finish(ot);
-    let [n_sum, n_min, n_max, n_zero] = sn.finish(nt);
+    let (fo, fn_) = (so.finish(ot), sn.finish(nt));
     let (mut sum_abs, mut max_abs, mut sum_d2, mut sum_dx, mut changed) = (
         S::to_array(sum_abs),
         S::to_array(max_abs),
@@ -512,15 +546,13 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
         };
         changed[l] += if ad > limit { 1.0 } else { 0.0 };
     }
-    let (o_sum, n_sum, sum_d2, sum_dx) =
-        (total(&o_sum), total(&n_sum), total(&sum_d2), total(&sum_dx));
-    if !(o_sum.is_finite() && n_sum.is_finite() && sum_d2.is_finite() && sum_dx.is_finite()) {
+    let (sum_d2, sum_dx) = (total(&sum_d2), total(&sum_dx));
+    if !(sum_d2.is_finite() && sum_dx.is_finite()) {
         return None;
     }
+    let (o_mean, o_m2) = moments::<S, E>(&fo, count, o)?;
+    let (n_mean, n_m2) = moments::<S, E>(&fn_, count, n)?;
     let nf = count as f64;
-    let (o_mean, n_mean) = (o_sum / nf, n_sum / nf);
-    let o_m2 = squared_deviations::<S, E>(o, o_mean);
-    let n_m2 = squared_deviations::<S, E>(n, n_mean);
     let pair = PairAcc {
         n: count as u64,
         sum_abs: total(&sum_abs),
@@ -533,8 +565,8 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
         changed: total(&changed) as u64,
     };
     Some((
-        side_acc(count, o_mean, o_m2, &o_min, &o_max, &o_zero),
-        side_acc(count, n_mean, n_m2, &n_min, &n_max, &n_zero),
+        side_acc(count, (o_mean, o_m2), &fo),
+        side_acc(count, (n_mean, n_m2), &fn_),
         pair,
     ))
 }
@@ -722,6 +754,26 @@ mod tests {
                 assert_eq!(s, side);
             }
         }
+    }
+
+    /// A first value far from the mean (the shift) must not cost precision.
+    #[test]
+    fn an_outlier_shift_keeps_the_variance_exact() {
+        let mut x: Vec<f64> = (0..1000)
+            .map(|i| 1.0 + ((i * 37) % 101) as f64 * 1e-6)
+            .collect();
+        x[0] = 1e9;
+        let fast = side_f64(f64_bytes(&x)).expect("finite");
+        let exact = crate::stats::kernel::side_masked(&x);
+        let rel = (fast.moments.m2 - exact.moments.m2).abs() / exact.moments.m2;
+        assert!(rel < 1e-12, "m2 relative error {rel:e}");
+        let rest = side_f64(f64_bytes(&x[1..])).unwrap();
+        let exact_rest = crate::stats::kernel::side_masked(&x[1..]);
+        let rel = (rest.moments.m2 - exact_rest.moments.m2).abs() / exact_rest.moments.m2;
+        assert!(
+            rel < 1e-10,
+            "tiny spread around 1.0: relative error {rel:e}"
+        );
     }
 
     #[test]
