@@ -282,6 +282,14 @@ impl Serialize for Stats {
             imag: Option<Part<'a>>,
         }
         let st = &self.0;
+        fn part(p: &crate::stats::PartStats) -> Part<'_> {
+            Part {
+                mean: &p.mean,
+                std: &p.std,
+                min: &p.min,
+                max: &p.max,
+            }
+        }
         Out {
             numel: st.numel,
             finite: st.finite,
@@ -293,18 +301,8 @@ impl Serialize for Stats {
             inf: st.inf,
             zero: st.zero,
             norm: &st.norm,
-            real: st.real.as_ref().map(|p| Part {
-                mean: &p.mean,
-                std: &p.std,
-                min: &p.min,
-                max: &p.max,
-            }),
-            imag: st.imag.as_ref().map(|p| Part {
-                mean: &p.mean,
-                std: &p.std,
-                min: &p.min,
-                max: &p.max,
-            }),
+            real: st.real.as_ref().map(part),
+            imag: st.imag.as_ref().map(part),
         }
         .serialize(s)
     }

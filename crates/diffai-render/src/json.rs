@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
+use serde::Serialize;
 
 use crate::{RenderOptions, Renderer};
 
@@ -15,8 +16,7 @@ impl Renderer for Json {
     }
 
     fn render(&self, report: &Report, _: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, report)?;
-        out.write_all(b"\n")
+        write(report, out)
     }
 
     fn render_inspection(
@@ -25,7 +25,11 @@ impl Renderer for Json {
         _: &RenderOptions,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, inspection)?;
-        out.write_all(b"\n")
+        write(inspection, out)
     }
+}
+
+fn write(value: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
 }

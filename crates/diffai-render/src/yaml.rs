@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
+use serde::Serialize;
 
 use crate::{RenderOptions, Renderer};
 
@@ -19,8 +20,7 @@ impl Renderer for Yaml {
     }
 
     fn render(&self, report: &Report, _: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-        let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())
+        write(report, out)
     }
 
     fn render_inspection(
@@ -29,7 +29,11 @@ impl Renderer for Yaml {
         _: &RenderOptions,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let text = serde_saphyr::to_string(inspection).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())
+        write(inspection, out)
     }
+}
+
+fn write(value: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
+    let text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
+    out.write_all(text.as_bytes())
 }

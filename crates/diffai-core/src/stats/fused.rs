@@ -190,13 +190,11 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn count_eq(acc: __m512d, x: __m512d, y: __m512d) -> __m512d {
-            let m = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, y);
-            _mm512_mask_add_pd(acc, m, acc, _mm512_set1_pd(1.0))
+            count512::<_CMP_EQ_OQ>(acc, x, y)
         }
         #[inline(always)]
         unsafe fn count_gt(acc: __m512d, x: __m512d, y: __m512d) -> __m512d {
-            let m = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, y);
-            _mm512_mask_add_pd(acc, m, acc, _mm512_set1_pd(1.0))
+            count512::<_CMP_GT_OQ>(acc, x, y)
         }
         #[inline(always)]
         unsafe fn to_array(v: __m512d) -> [f64; L] {
@@ -218,6 +216,22 @@ mod x86 {
         unsafe fn load_f64(b: &[u8; 64]) -> __m512d {
             _mm512_loadu_pd(b.as_ptr().cast())
         }
+    }
+
+    /// `acc + (x CMP y ? 1 : 0)` on four lanes.
+    #[inline(always)]
+    unsafe fn count256<const CMP: i32>(acc: __m256d, x: __m256d, y: __m256d) -> __m256d {
+        _mm256_add_pd(
+            acc,
+            _mm256_and_pd(_mm256_cmp_pd::<CMP>(x, y), _mm256_set1_pd(1.0)),
+        )
+    }
+
+    /// `acc + (x CMP y ? 1 : 0)` on eight lanes.
+    #[inline(always)]
+    unsafe fn count512<const CMP: i32>(acc: __m512d, x: __m512d, y: __m512d) -> __m512d {
+        let m = _mm512_cmp_pd_mask::<CMP>(x, y);
+        _mm512_mask_add_pd(acc, m, acc, _mm512_set1_pd(1.0))
     }
 
     /// Two 256-bit registers of four f64: lanes 0–3 and 4–7.
@@ -256,30 +270,16 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn count_eq(acc: Self::V, x: Self::V, y: Self::V) -> Self::V {
-            let one = _mm256_set1_pd(1.0);
             (
-                _mm256_add_pd(
-                    acc.0,
-                    _mm256_and_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(x.0, y.0), one),
-                ),
-                _mm256_add_pd(
-                    acc.1,
-                    _mm256_and_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(x.1, y.1), one),
-                ),
+                count256::<_CMP_EQ_OQ>(acc.0, x.0, y.0),
+                count256::<_CMP_EQ_OQ>(acc.1, x.1, y.1),
             )
         }
         #[inline(always)]
         unsafe fn count_gt(acc: Self::V, x: Self::V, y: Self::V) -> Self::V {
-            let one = _mm256_set1_pd(1.0);
             (
-                _mm256_add_pd(
-                    acc.0,
-                    _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(x.0, y.0), one),
-                ),
-                _mm256_add_pd(
-                    acc.1,
-                    _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(x.1, y.1), one),
-                ),
+                count256::<_CMP_GT_OQ>(acc.0, x.0, y.0),
+                count256::<_CMP_GT_OQ>(acc.1, x.1, y.1),
             )
         }
         #[inline(always)]
