@@ -103,7 +103,8 @@ pub enum Outcome {
     Unsupported(String),
 }
 
-/// Bytes processed so far, for a progress display. Only ever added to.
+/// Work done so far, in bytes read, for a progress display. Each phase adds its bytes to `total`
+/// when it starts, so `done <= total` always holds. Only ever added to.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub total: AtomicU64,
@@ -218,13 +219,17 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
             start = end;
         }
     }
+    if let Some(p) = progress {
+        let bytes: usize = items.iter().map(|(_, s, e)| 2 * (e - s)).sum();
+        p.total.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
     let same: Vec<bool> = items
         .par_iter()
         .map(|&(i, s, e)| {
             let (o, n) = pairs[i];
             let eq = o.bytes()[s..e] == n.bytes()[s..e];
             if let Some(p) = progress {
-                p.add_done(if eq { 2 * (e - s) as u64 } else { 0 });
+                p.add_done(2 * (e - s) as u64);
             }
             eq
         })
