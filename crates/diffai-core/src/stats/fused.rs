@@ -6,8 +6,9 @@
 //! squared deviations from the mean, so precision holds even when the mean dwarfs the spread.
 //!
 //! The arithmetic is written once, generic over [`Simd`]: eight f64 lanes as one AVX-512
-//! register, two AVX2 registers, or a plain array. Lanes combine in one fixed order and no
-//! operation is fused, so every CPU and every thread count gives bit-identical results.
+//! register, two AVX2 registers, or a plain array. Lanes combine in one fixed order and products
+//! are added with IEEE fused multiply-add everywhere (`f64::mul_add` on the portable path), so
+//! every CPU and every thread count gives bit-identical results.
 
 use super::kernel::{Moments, PairAcc, SideAcc, Tolerance};
 
@@ -26,6 +27,8 @@ trait Simd {
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b + c` rounded once (IEEE fused multiply-add).
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `x < acc ? x : acc` per lane.
     unsafe fn min(acc: Self::V, x: Self::V) -> Self::V;
     /// `x > acc ? x : acc` per lane.
@@ -112,6 +115,10 @@ impl Simd for Portable {
         std::array::from_fn(|i| a[i] * b[i])
     }
     #[inline(always)]
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        std::array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+    }
+    #[inline(always)]
     unsafe fn min(acc: Self::V, x: Self::V) -> Self::V {
         std::array::from_fn(|i| if x[i] < acc[i] { x[i] } else { acc[i] })
     }
@@ -174,6 +181,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
             _mm512_mul_pd(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            _mm512_fmadd_pd(a, b, c)
         }
         #[inline(always)]
         unsafe fn min(acc: __m512d, x: __m512d) -> __m512d {
@@ -254,6 +265,13 @@ mod x86 {
         #[inline(always)]
         unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
             (_mm256_mul_pd(a.0, b.0), _mm256_mul_pd(a.1, b.1))
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+            (
+                _mm256_fmadd_pd(a.0, b.0, c.0),
+                _mm256_fmadd_pd(a.1, b.1, c.1),
+            )
         }
         #[inline(always)]
         unsafe fn min(acc: Self::V, x: Self::V) -> Self::V {
@@ -370,7 +388,7 @@ impl<S: Simd> Side1<S> {
     unsafe fn add(&mut self, x: S::V, zero: S::V) {
         let a = S::sub(x, self.shift_v);
         self.s1 = S::add(self.s1, a);
-        self.s2 = S::add(self.s2, S::mul(a, a));
+        self.s2 = S::fma(a, a, self.s2);
         self.min = S::min(self.min, x);
         self.max = S::max(self.max, x);
         self.zero = S::count_eq(self.zero, x, zero);
@@ -391,7 +409,7 @@ impl<S: Simd> Side1<S> {
         for (l, &x) in tail.iter().enumerate() {
             let a = x - f.shift;
             f.s1[l] += a;
-            f.s2[l] += a * a;
+            f.s2[l] = a.mul_add(a, f.s2[l]);
             f.min[l] = if x < f.min[l] { x } else { f.min[l] };
             f.max[l] = if x > f.max[l] { x } else { f.max[l] };
             f.zero[l] += if x == 0.0 { 1.0 } else { 0.0 };
@@ -431,12 +449,12 @@ unsafe fn squared_deviations<S: Simd, E: Load>(bytes: &[u8], mean: f64) -> f64 {
     let rest = chunks.remainder();
     for c in chunks {
         let a = S::sub(E::load::<S>(c), m);
-        acc = S::add(acc, S::mul(a, a));
+        acc = S::fma(a, a, acc);
     }
     let mut acc = S::to_array(acc);
     for (l, b) in rest.chunks_exact(E::SIZE).enumerate() {
         let a = E::one(b) - mean;
-        acc[l] += a * a;
+        acc[l] = a.mul_add(a, acc[l]);
     }
     total(&acc)
 }
@@ -513,8 +531,8 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
         let ad = S::abs(d);
         sum_abs = S::add(sum_abs, ad);
         max_abs = S::max(max_abs, ad);
-        sum_d2 = S::add(sum_d2, S::mul(d, d));
-        sum_dx = S::add(sum_dx, S::mul(d, S::add(x, y)));
+        sum_d2 = S::fma(d, d, sum_d2);
+        sum_dx = S::fma(d, S::add(x, y), sum_dx);
         let limit = if REL {
             S::add(eps, S::mul(rtol, S::abs(x)))
         } else {
@@ -537,8 +555,8 @@ unsafe fn pair_kernel<S: Simd, E: Load, const REL: bool>(
         let ad = d.abs();
         sum_abs[l] += ad;
         max_abs[l] = if ad > max_abs[l] { ad } else { max_abs[l] };
-        sum_d2[l] += d * d;
-        sum_dx[l] += d * (x + y);
+        sum_d2[l] = d.mul_add(d, sum_d2[l]);
+        sum_dx[l] = d.mul_add(x + y, sum_dx[l]);
         let limit = if REL {
             tol.epsilon + tol.rtol * x.abs()
         } else {
@@ -595,9 +613,10 @@ pub fn isa() -> Isa {
 
 #[cfg(target_arch = "x86_64")]
 fn detect() -> Isa {
-    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx2") {
+    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    if avx2 && is_x86_feature_detected!("avx512f") {
         Isa::Avx512
-    } else if is_x86_feature_detected!("avx2") {
+    } else if avx2 {
         Isa::Avx2
     } else {
         Isa::Portable
@@ -615,11 +634,11 @@ macro_rules! entry_points {
         pub fn $side(bytes: &[u8]) -> Option<SideAcc> {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx2")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
                 unsafe fn avx512(b: &[u8]) -> Option<SideAcc> {
                     side_kernel::<x86::Avx512, $load>(b)
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2(b: &[u8]) -> Option<SideAcc> {
                     side_kernel::<x86::Avx2, $load>(b)
                 }
@@ -639,7 +658,7 @@ macro_rules! entry_points {
             let rel = tol.rtol != 0.0;
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx2")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
                 unsafe fn avx512(
                     o: &[u8],
                     n: &[u8],
@@ -652,7 +671,7 @@ macro_rules! entry_points {
                         pair_kernel::<x86::Avx512, $load, false>(o, n, t)
                     }
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2(
                     o: &[u8],
                     n: &[u8],
@@ -721,8 +740,8 @@ mod tests {
         assert!(portable.is_some());
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx2") {
-                #[target_feature(enable = "avx2")]
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn run(
                     o: &[u8],
                     n: &[u8],
@@ -738,7 +757,7 @@ mod tests {
                 assert_eq!(s, side);
             }
             if is_x86_feature_detected!("avx512f") {
-                #[target_feature(enable = "avx512f,avx2")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
                 unsafe fn run(
                     o: &[u8],
                     n: &[u8],
