@@ -141,12 +141,7 @@ fn a_sharded_model_reads_as_one_model() {
         &fixtures().join("single_changed.safetensors"),
         &Options::default(),
     );
-    let paths: Vec<&str> = changed
-        .changes
-        .iter()
-        .filter(|c| !c.path.starts_with("__metadata__"))
-        .map(|c| c.path.as_str())
-        .collect();
+    let paths: Vec<&str> = changed.changes.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, vec!["fc2.bias"]);
 }
 

@@ -1,5 +1,6 @@
 //! Sharded safetensors models: `model.safetensors.index.json` (or a directory holding it) whose
-//! `weight_map` names the shard of every tensor. Read as one flat model.
+//! `weight_map` names the shard of every tensor. Read as one flat model whose `__metadata__` is
+//! the shards' metadata (first shard first) plus the index's, less its derived `total_size`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -57,6 +58,7 @@ impl Reader for ShardedSafetensorsReader {
         shards.sort_by(|a, b| natural_cmp(a, b));
 
         let mut tensors: Vec<(String, Value)> = Vec::new();
+        let mut metadata = Map::new();
         let mut files = Vec::new();
         let mut file_size = 0u64;
         for shard in shards {
@@ -77,6 +79,9 @@ impl Reader for ShardedSafetensorsReader {
                 })?;
                 tensors.push((name.clone(), value));
             }
+            if let Some(Value::Map(meta)) = content.remove("__metadata__") {
+                merge_absent(&mut metadata, meta);
+            }
             files.push(shard_path);
         }
         tensors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
@@ -84,8 +89,14 @@ impl Reader for ShardedSafetensorsReader {
         for (name, value) in tensors {
             root.push(name, value);
         }
-        if let Some(meta) = index.metadata {
-            root.push("__metadata__".to_string(), Value::from_json(meta));
+        if let Some(Value::Map(mut meta)) = index.metadata.map(Value::from_json) {
+            // The index's byte count is a fact about the sharding, not metadata the model carries
+            // (a single-file save of the same weights has none): the report gives tensor bytes.
+            meta.retain(|k, _| k != "total_size");
+            merge_absent(&mut metadata, meta);
+        }
+        if !metadata.is_empty() {
+            root.push("__metadata__".to_string(), Value::Map(metadata));
         }
         Ok(Artifact {
             path: path.to_path_buf(),
@@ -146,4 +157,14 @@ fn shard_path(index: &Path, dir: &Path, shard: &str) -> Result<PathBuf> {
         ));
     }
     Ok(dir.join(plain))
+}
+
+/// Adds the entries of `more` whose keys `into` does not have yet (shards normally repeat the
+/// same metadata; the first shard's value wins).
+fn merge_absent(into: &mut Map, more: Map) {
+    for (k, v) in more {
+        if into.get(&k).is_none() {
+            into.push(k, v);
+        }
+    }
 }
