@@ -11,6 +11,7 @@ use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::tensor::Buffer;
 
+pub mod pytorch;
 pub mod safetensors;
 pub mod safetensors_sharded;
 
