@@ -188,28 +188,64 @@ impl fmt::Debug for ByteSource {
     }
 }
 
-/// A tensor leaf of the value tree. Elements are stored little-endian, C order, densely.
+/// A tensor leaf of the value tree: `shape` elements of `dtype` read from `source`, densely in C
+/// order and little-endian unless `strides` or `big_endian` say otherwise.
 #[derive(Debug, Clone)]
 pub struct Tensor {
     pub dtype: DType,
     pub shape: Vec<u64>,
+    /// Bytes from the first element on (a view's storage offset already applied).
     pub source: ByteSource,
+    /// Element strides of a view that is not dense C order (torch views); `None` when dense.
+    pub strides: Option<Vec<u64>>,
+    /// Elements stored most significant byte first (a torch file written on a big-endian host).
+    pub big_endian: bool,
 }
 
 impl Tensor {
+    /// A dense, little-endian tensor (safetensors, npy, most torch tensors).
+    pub fn dense(dtype: DType, shape: Vec<u64>, source: ByteSource) -> Tensor {
+        Tensor {
+            dtype,
+            shape,
+            source,
+            strides: None,
+            big_endian: false,
+        }
+    }
+
     /// Number of elements (the product of the shape; 1 for a 0-d tensor).
-    /// Readers validate that this product fits and matches the byte length.
+    /// Readers validate that this product fits and matches the bytes.
     pub fn numel(&self) -> u64 {
         self.shape.iter().product()
     }
 
+    /// Whether the elements can be read straight from `source` (dense and little-endian).
+    pub fn is_plain(&self) -> bool {
+        self.strides.is_none() && !self.big_endian
+    }
+
+    /// The stored bytes: every element when plain, else the span a view reaches.
     pub fn bytes(&self) -> &[u8] {
         self.source.bytes()
     }
 
+    /// Bytes of the elements themselves (`numel` × element size), whatever the layout.
     pub fn byte_len(&self) -> u64 {
-        self.source.len() as u64
+        self.dtype.bytes_for(self.numel()).unwrap_or(u64::MAX)
     }
+}
+
+/// Bytes a view with `shape` and element `strides` reaches from its first element, `None` on
+/// overflow. Zero for an empty view.
+pub fn strided_span(shape: &[u64], strides: &[u64], elem_bytes: u64) -> Option<u64> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    let last = shape.iter().zip(strides).try_fold(0u64, |acc, (&d, &s)| {
+        acc.checked_add((d - 1).checked_mul(s)?)
+    })?;
+    last.checked_add(1)?.checked_mul(elem_bytes)
 }
 
 /// `[a, b, c]`, the way every output shows a shape.

@@ -112,16 +112,7 @@ pub fn parse(path: &Path, map: &Buffer) -> Result<Map> {
                 "tensor '{name}': data range does not fit in the file"
             ))
         })?;
-        tensors.push((
-            name,
-            Tensor {
-                dtype,
-                shape,
-                source,
-            },
-            begin,
-            end,
-        ));
+        tensors.push((name, Tensor::dense(dtype, shape, source), begin, end));
     }
 
     check_overlaps(&tensors).map_err(err)?;

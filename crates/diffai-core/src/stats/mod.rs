@@ -204,14 +204,22 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
         .collect()
 }
 
-/// Whether each pair of tensors holds exactly the same bytes (checked in parallel chunks).
+/// Whether each pair of tensors holds exactly the same elements, judged by their stored bytes
+/// (checked in parallel chunks). Views compare equal only with views of the same layout.
 pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> Vec<bool> {
+    let comparable = |o: &Tensor, n: &Tensor| {
+        o.dtype == n.dtype
+            && o.shape == n.shape
+            && o.strides == n.strides
+            && o.big_endian == n.big_endian
+            && o.bytes().len() == n.bytes().len()
+    };
     let mut items = Vec::new();
     for (i, (o, n)) in pairs.iter().enumerate() {
-        if o.byte_len() != n.byte_len() {
+        if !comparable(o, n) {
             continue;
         }
-        let len = o.byte_len() as usize;
+        let len = o.bytes().len();
         let mut start = 0;
         while start < len {
             let end = (start + IDENTITY_CHUNK_BYTES).min(len);
@@ -234,10 +242,7 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
             eq
         })
         .collect();
-    let mut out: Vec<bool> = pairs
-        .iter()
-        .map(|(o, n)| o.dtype == n.dtype && o.shape == n.shape && o.byte_len() == n.byte_len())
-        .collect();
+    let mut out: Vec<bool> = pairs.iter().map(|(o, n)| comparable(o, n)).collect();
     for (&(i, _, _), eq) in items.iter().zip(same) {
         out[i] &= eq;
     }
@@ -280,11 +285,58 @@ fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
     }
 }
 
-/// Bytes holding elements `[start, end)`. Chunks and blocks start at multiples of 1024
-/// elements, so a packed sub-byte element never straddles the start.
-fn elem_bytes(t: &Tensor, start: u64, end: u64) -> &[u8] {
+/// Bytes holding elements `[start, end)` in dense little-endian order: a slice of the source
+/// when the tensor is plain, else gathered (and byte-swapped) into `scratch`. Chunks and blocks
+/// start at multiples of 1024 elements, so a packed sub-byte element never straddles the start.
+fn elem_bytes<'a>(t: &'a Tensor, start: u64, end: u64, scratch: &'a mut Vec<u8>) -> &'a [u8] {
     let bits = t.dtype.bits();
-    &t.bytes()[(start * bits / 8) as usize..(end * bits).div_ceil(8) as usize]
+    if t.is_plain() {
+        return &t.bytes()[(start * bits / 8) as usize..(end * bits).div_ceil(8) as usize];
+    }
+    let size = (bits / 8) as usize;
+    // A big-endian complex element swaps each of its two parts.
+    let swap = if t.dtype.is_complex() { size / 2 } else { size };
+    let dense: Vec<u64>;
+    let strides = match &t.strides {
+        Some(s) => s,
+        None => {
+            dense = dense_strides(&t.shape);
+            &dense
+        }
+    };
+    scratch.clear();
+    let src = t.bytes();
+    for i in start..end {
+        let at = element_offset(i, &t.shape, strides) as usize * size;
+        let elem = &src[at..at + size];
+        if t.big_endian {
+            for part in elem.chunks(swap) {
+                scratch.extend(part.iter().rev());
+            }
+        } else {
+            scratch.extend_from_slice(elem);
+        }
+    }
+    scratch
+}
+
+/// C-order element strides of a shape.
+fn dense_strides(shape: &[u64]) -> Vec<u64> {
+    let mut strides = vec![1u64; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
+}
+
+/// Storage offset (in elements) of the `index`-th element in C order.
+fn element_offset(mut index: u64, shape: &[u64], strides: &[u64]) -> u64 {
+    let mut at = 0;
+    for d in (0..shape.len()).rev() {
+        at += (index % shape[d]) * strides[d];
+        index /= shape[d];
+    }
+    at
 }
 
 /// Decoded blocks, reused across the blocks of one chunk.
@@ -311,6 +363,7 @@ fn chunk(job: &Job, start: u64, end: u64, tol: Tolerance) -> ChunkAcc {
         Job::Single(t) => t.dtype.is_complex(),
         Job::Pair(o, n) => o.dtype.is_complex() || n.dtype.is_complex(),
     };
+    let (mut scratch_o, mut scratch_n) = (Vec::new(), Vec::new());
     let mut s = start;
     while s < end {
         let e = (s + BLOCK as u64).min(end);
@@ -318,21 +371,61 @@ fn chunk(job: &Job, start: u64, end: u64, tol: Tolerance) -> ChunkAcc {
         let b = &mut *buf;
         match (job, complex) {
             (Job::Single(t), false) => {
-                let side = single_block(t, elem_bytes(t, s, e), &mut b.o[..len]);
+                let bytes = elem_bytes(t, s, e, &mut scratch_o);
+                let side = single_block(t, bytes, &mut b.o[..len]);
                 acc.old[0] = acc.old[0].merge(side);
             }
             (Job::Pair(o, n), false) => {
-                let (so, sn, p) = pair_block(o, n, s, e, tol, &mut b.o[..len], &mut b.n[..len]);
+                let (ob, nb) = (
+                    elem_bytes(o, s, e, &mut scratch_o),
+                    elem_bytes(n, s, e, &mut scratch_n),
+                );
+                let (so, sn, p) = pair_block(
+                    o.dtype,
+                    n.dtype,
+                    ob,
+                    nb,
+                    tol,
+                    &mut b.o[..len],
+                    &mut b.n[..len],
+                );
                 acc.old[0] = acc.old[0].merge(so);
                 acc.new[0] = acc.new[0].merge(sn);
                 acc.pair = acc.pair.merge(p);
             }
             (Job::Single(t), true) => {
-                complex_side(t, s, e, &mut b.o, &mut b.oi, &mut b.om, &mut acc.old);
+                let bytes = elem_bytes(t, s, e, &mut scratch_o);
+                complex_side(
+                    t.dtype,
+                    bytes,
+                    len,
+                    &mut b.o,
+                    &mut b.oi,
+                    &mut b.om,
+                    &mut acc.old,
+                );
             }
             (Job::Pair(o, n), true) => {
-                complex_side(o, s, e, &mut b.o, &mut b.oi, &mut b.om, &mut acc.old);
-                complex_side(n, s, e, &mut b.n, &mut b.ni, &mut b.nm, &mut acc.new);
+                let ob = elem_bytes(o, s, e, &mut scratch_o);
+                complex_side(
+                    o.dtype,
+                    ob,
+                    len,
+                    &mut b.o,
+                    &mut b.oi,
+                    &mut b.om,
+                    &mut acc.old,
+                );
+                let nb = elem_bytes(n, s, e, &mut scratch_n);
+                complex_side(
+                    n.dtype,
+                    nb,
+                    len,
+                    &mut b.n,
+                    &mut b.ni,
+                    &mut b.nm,
+                    &mut acc.new,
+                );
                 let pair = pair_block_complex(
                     (&b.o[..len], &b.oi[..len]),
                     (&b.n[..len], &b.ni[..len]),
@@ -366,16 +459,15 @@ fn single_block(t: &Tensor, bytes: &[u8], buf: &mut [f64]) -> SideAcc {
 
 /// One block of a real tensor pair (elements `[s, e)`), like [`single_block`].
 fn pair_block(
-    o: &Tensor,
-    n: &Tensor,
-    s: u64,
-    e: u64,
+    odt: DType,
+    ndt: DType,
+    obytes: &[u8],
+    nbytes: &[u8],
     tol: Tolerance,
     ob: &mut [f64],
     nb: &mut [f64],
 ) -> (SideAcc, SideAcc, PairAcc) {
-    let (obytes, nbytes) = (elem_bytes(o, s, e), elem_bytes(n, s, e));
-    let fast = match (o.dtype, n.dtype) {
+    let fast = match (odt, ndt) {
         (DType::F32, DType::F32) => fused::pair_f32(obytes, nbytes, tol),
         (DType::BF16, DType::BF16) => fused::pair_bf16(obytes, nbytes, tol),
         (DType::F64, DType::F64) => fused::pair_f64(obytes, nbytes, tol),
@@ -384,8 +476,8 @@ fn pair_block(
     if let Some(r) = fast {
         return r;
     }
-    decode::decode(o.dtype, obytes, ob);
-    decode::decode(n.dtype, nbytes, nb);
+    decode::decode(odt, obytes, ob);
+    decode::decode(ndt, nbytes, nb);
     fused::pair_f64(fused::f64_bytes(ob), fused::f64_bytes(nb), tol)
         .unwrap_or_else(|| (side_masked(ob), side_masked(nb), pair_masked(ob, nb, tol)))
 }
@@ -393,17 +485,16 @@ fn pair_block(
 /// Decodes a complex block and accumulates modulus, real and imaginary statistics. An element
 /// with a NaN part counts as NaN, one with an infinite part (and no NaN) as Inf.
 fn complex_side(
-    t: &Tensor,
-    s: u64,
-    e: u64,
+    dtype: DType,
+    bytes: &[u8],
+    len: usize,
     re: &mut [f64; BLOCK],
     im: &mut [f64; BLOCK],
     modulus: &mut [f64; BLOCK],
     acc: &mut [SideAcc; 3],
 ) {
-    let len = (e - s) as usize;
     let (re, im, modulus) = (&mut re[..len], &mut im[..len], &mut modulus[..len]);
-    decode::decode_complex(t.dtype, elem_bytes(t, s, e), re, im);
+    decode::decode_complex(dtype, bytes, re, im);
     for i in 0..len {
         let (r, j) = (re[i], im[i]);
         modulus[i] = if r.is_nan() || j.is_nan() {
@@ -491,4 +582,48 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
 /// Whether a dtype's elements can be decoded by this kernel.
 pub fn decodable(dtype: DType) -> bool {
     dtype.undecodable_reason().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::ByteSource;
+
+    fn f32s(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn views_and_big_endian_storages_are_gathered_in_c_order() {
+        let base: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        // The transpose of a 2x3 matrix: shape [3, 2], strides [1, 3].
+        let t = Tensor {
+            strides: Some(vec![1, 3]),
+            ..Tensor::dense(DType::F32, vec![3, 2], ByteSource::owned(base.clone()))
+        };
+        let mut scratch = Vec::new();
+        assert_eq!(
+            f32s(elem_bytes(&t, 0, 6, &mut scratch)),
+            [0., 3., 1., 4., 2., 5.]
+        );
+        assert_eq!(f32s(elem_bytes(&t, 2, 5, &mut scratch)), [1., 4., 2.]);
+
+        let be: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_be_bytes()).collect();
+        let t = Tensor {
+            big_endian: true,
+            ..Tensor::dense(DType::F32, vec![6], ByteSource::owned(be))
+        };
+        assert_eq!(
+            f32s(elem_bytes(&t, 0, 6, &mut scratch)),
+            [0., 1., 2., 3., 4., 5.]
+        );
+        let stats = compute(&[Job::Single(&t)], Tolerance::default(), None);
+        match &stats[0] {
+            Outcome::Single(s) => assert_eq!((s.mean, s.max), (Some(2.5), Some(5.0))),
+            other => panic!("{other:?}"),
+        }
+    }
 }
