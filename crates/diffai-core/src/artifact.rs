@@ -15,4 +15,6 @@ pub struct Artifact {
     /// The files read (one, or each shard).
     pub files: Vec<PathBuf>,
     pub root: Value,
+    /// Security findings met while reading (a pickle naming code that Python would run).
+    pub findings: Vec<String>,
 }

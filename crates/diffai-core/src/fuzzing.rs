@@ -25,6 +25,7 @@ pub fn safetensors(data: &[u8]) {
         file_size: data.len() as u64,
         files: vec![path.to_path_buf()],
         root: Value::Map(root),
+        findings: Vec::new(),
     });
 }
 

@@ -18,8 +18,18 @@ pub struct Report {
     pub options: ReportOptions,
     pub summary: Summary,
     pub changes: Vec<Change>,
+    /// Security findings in either input (a pickle naming code Python would run on load).
+    pub security: Vec<SecurityFinding>,
     /// Results of the analyses that ran, by name (empty until analyses are asked for).
     pub analyses: BTreeMap<String, serde_json::Value>,
+}
+
+/// Something in an input that would be dangerous to load with its native library.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityFinding {
+    /// `old` or `new`.
+    pub side: &'static str,
+    pub finding: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

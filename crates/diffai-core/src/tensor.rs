@@ -134,6 +134,12 @@ impl std::ops::Deref for Buffer {
     }
 }
 
+impl AsRef<[u8]> for Buffer {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl From<Vec<u8>> for Buffer {
     fn from(v: Vec<u8>) -> Self {
         Buffer::Owned(v.into())
@@ -171,6 +177,19 @@ impl ByteSource {
 
     pub fn bytes(&self) -> &[u8] {
         &self.buffer[self.offset..self.offset + self.len]
+    }
+
+    /// The sub-range `start..start + len` of these bytes; `None` if it does not fit.
+    pub fn slice(&self, start: u64, len: u64) -> Option<ByteSource> {
+        let end = start.checked_add(len)?;
+        if end > self.len as u64 {
+            return None;
+        }
+        Some(ByteSource {
+            buffer: self.buffer.clone(),
+            offset: self.offset + start as usize,
+            len: len as usize,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -234,6 +253,15 @@ impl Tensor {
     pub fn byte_len(&self) -> u64 {
         self.dtype.bytes_for(self.numel()).unwrap_or(u64::MAX)
     }
+}
+
+/// C-order element strides of a shape.
+pub fn dense_strides(shape: &[u64]) -> Vec<u64> {
+    let mut strides = vec![1u64; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1].saturating_mul(shape[d + 1]);
+    }
+    strides
 }
 
 /// Bytes a view with `shape` and element `strides` reaches from its first element, `None` on

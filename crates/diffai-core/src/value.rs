@@ -72,18 +72,31 @@ impl Value {
 
     /// Every leaf (tensor, scalar or empty container) with its path, in tree order.
     pub fn leaves(&self) -> Vec<(String, &Value)> {
+        self.leaves_except(&|_| false)
+    }
+
+    /// Like [`Value::leaves`], skipping map entries whose key `skip` accepts (at any depth).
+    pub fn leaves_except(&self, skip: &dyn Fn(&str) -> bool) -> Vec<(String, &Value)> {
         let mut out = Vec::new();
-        self.walk_leaves(&mut String::new(), &mut out);
+        self.walk_leaves(&mut String::new(), skip, &mut out);
         out
     }
 
-    fn walk_leaves<'a>(&'a self, path: &mut String, out: &mut Vec<(String, &'a Value)>) {
+    fn walk_leaves<'a>(
+        &'a self,
+        path: &mut String,
+        skip: &dyn Fn(&str) -> bool,
+        out: &mut Vec<(String, &'a Value)>,
+    ) {
         match self {
             Value::Map(m) if !m.is_empty() => {
                 for (k, v) in m.iter() {
+                    if skip(k) {
+                        continue;
+                    }
                     let len = path.len();
                     push_key(path, k);
-                    v.walk_leaves(path, out);
+                    v.walk_leaves(path, skip, out);
                     path.truncate(len);
                 }
             }
@@ -91,7 +104,7 @@ impl Value {
                 for (i, v) in items.iter().enumerate() {
                     let len = path.len();
                     push_index(path, i);
-                    v.walk_leaves(path, out);
+                    v.walk_leaves(path, skip, out);
                     path.truncate(len);
                 }
             }

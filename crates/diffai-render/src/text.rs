@@ -29,6 +29,14 @@ impl Renderer for Text {
     }
 
     fn render(&self, report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+        for f in &report.security {
+            let line = format!("  ! security ({}): {}", f.side, f.finding);
+            if opts.color {
+                writeln!(out, "\x1b[1;31m{line}\x1b[0m")?;
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
         for change in &report.changes {
             let mut lines = vec![format!(
                 "  {} {}: {}",

@@ -2,18 +2,18 @@
 //! statistics kernel on tensor pairs (byte-identical tensors are detected first and cost nothing
 //! more unless statistics of unchanged tensors are asked for).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use regex::Regex;
 
 use crate::artifact::Artifact;
 use crate::report::{
     is_buffer, Change, ChangeKind, Fallback, FileInfo, Metrics, OldNew, Report, ReportOptions,
-    Scalar, Side, Stats, Summary, TensorSide, SCHEMA,
+    Scalar, SecurityFinding, Side, Stats, Summary, TensorSide, SCHEMA,
 };
 use crate::stats::{self, Job, Outcome, Progress, Tolerance};
 use crate::tensor::Tensor;
-use crate::value::{push_index, push_key, Map, Value};
+use crate::value::Value;
 
 /// What to compare and how.
 #[derive(Debug, Clone, Default)]
@@ -40,14 +40,7 @@ enum Pairing<'a> {
 
 /// Compares two artifacts.
 pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Progress>) -> Report {
-    let mut pairings = Vec::new();
-    walk(
-        Some(&old.root),
-        Some(&new.root),
-        &mut String::new(),
-        opts,
-        &mut pairings,
-    );
+    let mut pairings = pair_leaves(&old.root, &new.root, opts);
     pairings.retain(|(path, _)| keep_path(path, opts));
 
     // Tensor pairs of equal dtype and shape: byte identity first.
@@ -143,6 +136,15 @@ pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Pr
         }
     }
 
+    let security = [("old", old), ("new", new)]
+        .iter()
+        .flat_map(|(side, a)| {
+            a.findings.iter().map(|f| SecurityFinding {
+                side,
+                finding: f.clone(),
+            })
+        })
+        .collect();
     let (old, new) = (file_info(old), file_info(new));
     summary.parameters = OldNew {
         old: old.parameters,
@@ -158,6 +160,7 @@ pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Pr
         },
         summary,
         changes,
+        security,
         analyses: Default::default(),
     }
 }
@@ -182,107 +185,51 @@ fn keep_path(path: &str, opts: &Options) -> bool {
         && opts.path.as_ref().is_none_or(|p| path.contains(p.as_str()))
 }
 
-fn walk<'a>(
-    old: Option<&'a Value>,
-    new: Option<&'a Value>,
-    path: &mut String,
-    opts: &Options,
-    out: &mut Vec<(String, Pairing<'a>)>,
-) {
-    match (old, new) {
-        (Some(Value::Map(a)), Some(Value::Map(b))) => {
-            for key in merged_keys(a, b) {
-                if opts.ignore_keys.as_ref().is_some_and(|re| re.is_match(key)) {
-                    continue;
-                }
-                let len = path.len();
-                push_key(path, key);
-                walk(a.get(key), b.get(key), path, opts, out);
-                path.truncate(len);
-            }
-        }
-        (Some(Value::List(a)), Some(Value::List(b))) => {
-            for i in 0..a.len().max(b.len()) {
-                let len = path.len();
-                push_index(path, i);
-                walk(a.get(i), b.get(i), path, opts, out);
-                path.truncate(len);
-            }
-        }
-        (Some(o), Some(n)) if is_container(o) || is_container(n) => {
-            // A container on one side only: its leaves are removed or added one by one.
-            walk(Some(o), None, path, opts, out);
-            walk(None, Some(n), path, opts, out);
-        }
-        (Some(o), Some(n)) => out.push((path.clone(), Pairing::Both(o, n))),
-        (Some(v), None) | (None, Some(v)) if is_container(v) => {
-            let is_old = old.is_some();
-            let mut each = |child: &'a Value, path: &mut String| {
-                if is_old {
-                    walk(Some(child), None, path, opts, out)
-                } else {
-                    walk(None, Some(child), path, opts, out)
-                }
-            };
-            match v {
-                Value::Map(m) => {
-                    for (k, child) in m.iter() {
-                        if opts.ignore_keys.as_ref().is_some_and(|re| re.is_match(k)) {
-                            continue;
-                        }
-                        let len = path.len();
-                        push_key(path, k);
-                        each(child, path);
-                        path.truncate(len);
-                    }
-                }
-                Value::List(items) => {
-                    for (i, child) in items.iter().enumerate() {
-                        let len = path.len();
-                        push_index(path, i);
-                        each(child, path);
-                        path.truncate(len);
-                    }
-                }
-                _ => unreachable!("is_container"),
-            }
-        }
-        (Some(o), None) => out.push((path.clone(), Pairing::Old(o))),
-        (None, Some(n)) => out.push((path.clone(), Pairing::New(n))),
-        (None, None) => {}
+/// Pairs the leaves of both trees by their display path, so a flat state dict (`"fc1.weight"`)
+/// and a nested module (`fc1` → `weight`) line up. Order: old's, with each path only in new
+/// placed after the shared path that precedes it in new.
+fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(String, Pairing<'a>)> {
+    let skip = |k: &str| opts.ignore_keys.as_ref().is_some_and(|re| re.is_match(k));
+    let old_leaves = old.leaves_except(&skip);
+    let new_leaves = new.leaves_except(&skip);
+    // A path repeated on one side (a key "a.b" beside a nested a → b) pairs in order of
+    // appearance; the extra ones stand alone.
+    let mut in_new: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (i, (p, _)) in new_leaves.iter().enumerate() {
+        in_new.entry(p.as_str()).or_default().push_back(i);
     }
-}
-
-/// A non-empty map or list (empty ones are compared as leaves).
-fn is_container(v: &Value) -> bool {
-    match v {
-        Value::Map(m) => !m.is_empty(),
-        Value::List(l) => !l.is_empty(),
-        _ => false,
-    }
-}
-
-/// Keys of both maps: old's order, each key only in new placed after the shared key that
-/// precedes it in new (or first).
-fn merged_keys<'a>(a: &'a Map, b: &'a Map) -> Vec<&'a str> {
-    let in_old: HashSet<&str> = a.iter().map(|(k, _)| k.as_str()).collect();
-    let mut after: HashMap<Option<&str>, Vec<&str>> = HashMap::new();
-    let mut anchor: Option<&str> = None;
-    for (k, _) in b.iter() {
-        if in_old.contains(k.as_str()) {
-            anchor = Some(k);
-        } else {
-            after.entry(anchor).or_default().push(k);
+    let mut partner_of_new: Vec<Option<usize>> = vec![None; new_leaves.len()];
+    let mut partner_of_old: Vec<Option<usize>> = vec![None; old_leaves.len()];
+    for (i, (p, _)) in old_leaves.iter().enumerate() {
+        if let Some(j) = in_new.get_mut(p.as_str()).and_then(|q| q.pop_front()) {
+            partner_of_old[i] = Some(j);
+            partner_of_new[j] = Some(i);
         }
     }
-    let mut keys: Vec<&str> = after.remove(&None).unwrap_or_default();
-    for (k, _) in a.iter() {
-        keys.push(k);
-        if let Some(extra) = after.remove(&Some(k.as_str())) {
-            keys.extend(extra);
+    // New-only leaves, grouped after the old index of the shared leaf before them in new.
+    let mut after: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+    let mut anchor = None;
+    for (j, partner) in partner_of_new.iter().enumerate() {
+        match partner {
+            Some(i) => anchor = Some(*i),
+            None => after.entry(anchor).or_default().push(j),
         }
     }
-    keys
+    let mut out = Vec::with_capacity(old_leaves.len() + new_leaves.len());
+    let push_new = |out: &mut Vec<(String, Pairing<'a>)>, js: Option<Vec<usize>>| {
+        for j in js.unwrap_or_default() {
+            out.push((new_leaves[j].0.clone(), Pairing::New(new_leaves[j].1)));
+        }
+    };
+    push_new(&mut out, after.remove(&None));
+    for (i, (p, v)) in old_leaves.iter().enumerate() {
+        match partner_of_old[i] {
+            Some(j) => out.push((p.clone(), Pairing::Both(v, new_leaves[j].1))),
+            None => out.push((p.clone(), Pairing::Old(v))),
+        }
+        push_new(&mut out, after.remove(&Some(i)));
+    }
+    out
 }
 
 fn tensor_side(t: &Tensor, stats: Option<&Outcome>) -> (Side, Option<Fallback>) {

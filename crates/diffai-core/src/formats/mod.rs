@@ -37,6 +37,7 @@ pub trait Reader: Sync {
 pub static READERS: &[&dyn Reader] = &[
     &safetensors_sharded::ShardedSafetensorsReader,
     &safetensors::SafetensorsReader,
+    &pytorch::PytorchReader,
 ];
 
 /// The names `--format` accepts.

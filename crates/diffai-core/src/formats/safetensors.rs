@@ -44,6 +44,7 @@ impl Reader for SafetensorsReader {
             file_size: map.len() as u64,
             files: vec![path.to_path_buf()],
             root: Value::Map(root),
+            findings: Vec::new(),
         })
     }
 }

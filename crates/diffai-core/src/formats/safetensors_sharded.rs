@@ -104,6 +104,7 @@ impl Reader for ShardedSafetensorsReader {
             file_size,
             files,
             root: Value::Map(root),
+            findings: Vec::new(),
         })
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{dense_strides, DType, Tensor};
 pub use kernel::Tolerance;
 use kernel::{pair_block_complex, pair_masked, side_block, side_masked, PairAcc, SideAcc, BLOCK};
 
@@ -318,15 +318,6 @@ fn elem_bytes<'a>(t: &'a Tensor, start: u64, end: u64, scratch: &'a mut Vec<u8>)
         }
     }
     scratch
-}
-
-/// C-order element strides of a shape.
-fn dense_strides(shape: &[u64]) -> Vec<u64> {
-    let mut strides = vec![1u64; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    strides
 }
 
 /// Storage offset (in elements) of the `index`-th element in C order.

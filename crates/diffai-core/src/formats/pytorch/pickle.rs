@@ -725,12 +725,9 @@ fn build(target: &Pv, state: Pv) -> Result<(), String> {
             o.borrow_mut().state = Some(state);
             Ok(())
         }
-        // Host values (tensors) may receive state such as Parameter attributes: kept aside.
-        Pv::Host(_) => Ok(()),
-        Pv::Dict(_) => match state {
-            Pv::Dict(items) => set_items(target, items.borrow().clone()),
-            _ => Ok(()),
-        },
+        // Host values (tensors) may receive attributes (a Parameter's state), and dicts too
+        // (a state dict's `_metadata` version bookkeeping): attributes, not contents.
+        Pv::Host(_) | Pv::Dict(_) => Ok(()),
         other => Err(format!("pickle BUILD on a {}", kind(other))),
     }
 }
