@@ -29,6 +29,23 @@ pub fn safetensors(data: &[u8]) {
     });
 }
 
+/// Parses `data` as a PyTorch file (zip, legacy or plain pickle) and computes everything over it.
+pub fn pytorch(data: &[u8]) {
+    let path = Path::new(FUZZ_PATH);
+    let Ok((root, findings, format)) = crate::formats::pytorch::read_bytes(&data.to_vec().into())
+    else {
+        return;
+    };
+    exercise(Artifact {
+        path: path.to_path_buf(),
+        format,
+        file_size: data.len() as u64,
+        files: vec![path.to_path_buf()],
+        root,
+        findings,
+    });
+}
+
 fn exercise(a: Artifact) {
     let _ = inspect::inspect(&a, None);
     let opts = Options {

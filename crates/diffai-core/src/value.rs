@@ -59,6 +59,34 @@ impl Value {
         }
     }
 
+    /// The node at a display path (`model_state_dict`, `optimizer.param_groups[0]`); map keys may
+    /// themselves contain dots, so the longest key matching the path's start wins.
+    pub fn subtree(&self, path: &str) -> Option<&Value> {
+        if path.is_empty() {
+            return Some(self);
+        }
+        match self {
+            Value::Map(m) => m
+                .iter()
+                .filter(|(k, _)| {
+                    path == k.as_str()
+                        || (path.starts_with(k.as_str())
+                            && matches!(path.as_bytes().get(k.len()), Some(b'.') | Some(b'[')))
+                })
+                .max_by_key(|(k, _)| k.len())
+                .and_then(|(k, v)| v.subtree(path[k.len()..].trim_start_matches('.'))),
+            Value::List(items) => {
+                let rest = path.strip_prefix('[')?;
+                let close = rest.find(']')?;
+                let index: usize = rest[..close].parse().ok()?;
+                items
+                    .get(index)?
+                    .subtree(rest[close + 1..].trim_start_matches('.'))
+            }
+            _ => None,
+        }
+    }
+
     /// Every tensor in the tree with its path, in tree order.
     pub fn tensors(&self) -> Vec<(String, &Tensor)> {
         self.leaves()
@@ -262,6 +290,27 @@ mod tests {
                 "layers.10.w"
             ]
         );
+    }
+
+    #[test]
+    fn subtrees_by_path() {
+        let mut inner = Map::new();
+        inner.push("fc1.weight".into(), Value::Int(1));
+        let mut root = Map::new();
+        root.push("model".into(), Value::Map(inner));
+        root.push(
+            "groups".into(),
+            Value::List(vec![Value::Int(7), Value::Int(8)]),
+        );
+        let root = Value::Map(root);
+        assert!(matches!(
+            root.subtree("model.fc1.weight"),
+            Some(Value::Int(1))
+        ));
+        assert!(matches!(root.subtree("model"), Some(Value::Map(_))));
+        assert!(matches!(root.subtree("groups[1]"), Some(Value::Int(8))));
+        assert!(root.subtree("model.fc2").is_none());
+        assert!(root.subtree("groups[2]").is_none());
     }
 
     #[test]

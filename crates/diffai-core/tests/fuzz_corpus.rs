@@ -21,3 +21,8 @@ fn replay(target: &str, run: fn(&[u8])) {
 fn safetensors_corpus() {
     replay("safetensors", diffai_core::fuzzing::safetensors);
 }
+
+#[test]
+fn pytorch_corpus() {
+    replay("pytorch", diffai_core::fuzzing::pytorch);
+}

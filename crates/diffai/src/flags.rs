@@ -122,6 +122,14 @@ pub struct DiffFlags {
     #[arg(long = "sort-by-change-magnitude")]
     pub sort_by_change_magnitude: bool,
 
+    /// Compare only this subtree of the old input (e.g. `model_state_dict` of a checkpoint).
+    #[arg(long = "old-root", value_name = "PATH")]
+    pub old_root: Option<String>,
+
+    /// Compare only this subtree of the new input.
+    #[arg(long = "new-root", value_name = "PATH")]
+    pub new_root: Option<String>,
+
     /// Keep only paths matching this regular expression.
     #[arg(long = "filter", value_name = "REGEX")]
     pub filter: Option<String>,

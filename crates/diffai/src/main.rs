@@ -63,8 +63,8 @@ fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFl
     options::init_threads(common.threads)?;
     let opts = options::diff_options(f)?;
     let out = options::output(common, f.tensor_details)?;
-    let old = read(old_path, common)?;
-    let new = read(new_path, common)?;
+    let old = select_root(read(old_path, common)?, f.old_root.as_deref())?;
+    let new = select_root(read(new_path, common)?, f.new_root.as_deref())?;
 
     let progress = progress::Display::start(!f.quiet);
     let mut report = diff::diff(&old, &new, &opts, Some(progress.counter()));
@@ -102,6 +102,19 @@ fn run_inspect(file: &Path, common: &Common) -> Result<u8> {
     progress.finish();
     let written = write_stdout(|w| out.renderer.render_inspection(&inspection, &out.render, w));
     finish_output(written, EXIT_SAME)
+}
+
+/// `--old-root`/`--new-root`: keep only one subtree of an input.
+fn select_root(mut a: Artifact, root: Option<&str>) -> Result<Artifact> {
+    if let Some(path) = root {
+        let sub = a
+            .root
+            .subtree(path)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{}: has no subtree '{path}'", a.path.display()))?;
+        a.root = sub;
+    }
+    Ok(a)
 }
 
 fn read(path: &Path, common: &Common) -> Result<Artifact> {
