@@ -19,6 +19,9 @@ pub const MAX_DEPTH: usize = 1_000;
 /// Most nodes one pickle may expand into (shared objects count once per reference).
 pub const MAX_NODES: usize = 50_000_000;
 
+/// Attributes every TorchScript module has that are not part of its state dict.
+const SCRIPT_MODULE_BOOKKEEPING: &[&str] = &["training", "_is_full_backward_hook"];
+
 pub struct Converter {
     nodes: usize,
 }
@@ -155,10 +158,10 @@ impl Converter {
     }
 
     /// A TorchScript module object: its attributes (parameters, buffers, submodules, constants),
-    /// less the `training` flag every module carries.
+    /// less the bookkeeping every module carries.
     fn script_module(&mut self, state: &[(Pv, Pv)], depth: usize) -> Result<Map, String> {
         let mut m = self.pairs(state, depth)?;
-        m.retain(|k, _| k != "training");
+        m.retain(|k, _| !SCRIPT_MODULE_BOOKKEEPING.contains(&k));
         Ok(m)
     }
 

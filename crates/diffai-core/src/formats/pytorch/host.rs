@@ -211,6 +211,12 @@ impl Host for TorchHost<'_> {
                 ),
                 _ => Pv::Bytes(Rc::from(&[][..])),
             }),
+            // TorchScript's typed containers: the value itself.
+            (
+                "torch.jit._pickle",
+                "restore_type_tag" | "build_intlist" | "build_doublelist" | "build_boollist"
+                | "build_tensorlist" | "build_list",
+            ) => items(args).map(|a| a.into_iter().next().unwrap_or(Pv::None)),
             ("torch", "device") => items(args).map(|a| match a.as_slice() {
                 [Pv::Str(kind)] => Pv::Str(kind.clone()),
                 [Pv::Str(kind), Pv::Int(i)] => Pv::Str(format!("{kind}:{i}").into()),
