@@ -266,14 +266,15 @@ impl pickle::Host for Recorder {
 fn read_legacy(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'static str), String> {
     let mut none = NoStorages;
     let mut pos = 0usize;
-    let mut next = |pos: &mut usize| -> std::result::Result<Pv, String> {
+    // Each record is one pickle; its containers live as long as the `Loaded` that holds them.
+    let mut next = |pos: &mut usize| -> std::result::Result<pickle::Loaded, String> {
         let mut host = TorchHost::new(&mut none, false);
         let l = pickle::load(&buf[*pos..], &mut host)?;
         *pos += l.consumed;
-        Ok(l.value)
+        Ok(l)
     };
     next(&mut pos)?; // magic number, checked by the caller's sniff
-    match next(&mut pos)? {
+    match next(&mut pos)?.value {
         Pv::Int(LEGACY_PROTOCOL) => {}
         _ => {
             return Err(format!(
@@ -281,7 +282,7 @@ fn read_legacy(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'stati
             ))
         }
     }
-    let big_endian = match next(&mut pos)? {
+    let big_endian = match &next(&mut pos)?.value {
         Pv::Dict(d) => d.borrow().iter().any(
             |(k, v)| matches!((k, v), (Pv::Str(k), Pv::Bool(false)) if &**k == "little_endian"),
         ),
@@ -294,7 +295,8 @@ fn read_legacy(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'stati
     };
     let l = pickle::load(&buf[main_start..], &mut recorder)?;
     pos += l.consumed;
-    let keys: Vec<String> = match next(&mut pos)? {
+    drop(l);
+    let keys: Vec<String> = match &next(&mut pos)?.value {
         Pv::List(l) => l
             .borrow()
             .iter()

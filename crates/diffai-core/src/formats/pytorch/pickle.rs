@@ -128,9 +128,45 @@ pub fn is_dangerous(g: &Global) -> bool {
         .any(|(m, n)| (*m == g.module || *m == top) && n.is_none_or(|n| n == g.name))
 }
 
+/// Every container a pickle built. A pickle can make a container hold itself (`l.append(l)`),
+/// a reference cycle `Rc` never frees: dropping the arena empties every container, which breaks
+/// all cycles once the values have been converted.
+#[derive(Default)]
+pub struct Arena(Vec<Pv>);
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        for v in self.0.drain(..) {
+            match v {
+                Pv::List(l) | Pv::Set(l) => {
+                    if let Ok(mut l) = l.try_borrow_mut() {
+                        l.clear();
+                    }
+                }
+                Pv::Dict(d) => {
+                    if let Ok(mut d) = d.try_borrow_mut() {
+                        d.clear();
+                    }
+                }
+                Pv::Object(o) => {
+                    if let Ok(mut o) = o.try_borrow_mut() {
+                        o.args = Pv::None;
+                        o.state = None;
+                        o.list_items.clear();
+                        o.dict_items.clear();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The result of running a pickle.
 pub struct Loaded {
     pub value: Pv,
+    /// Keeps the containers until the value is no longer needed; see [`Arena`].
+    pub arena: Arena,
     /// Bytes consumed, up to and including STOP (legacy torch files hold several pickles).
     pub consumed: usize,
     /// Callables that would run code in Python, in the order met (each once).
@@ -147,10 +183,13 @@ pub fn load(data: &[u8], host: &mut dyn Host) -> Result<Loaded, String> {
         memo: HashMap::new(),
         dangerous: Vec::new(),
         host,
+        arena: Arena::default(),
     };
-    let value = m.run()?;
+    let value = m.run();
+    let arena = std::mem::take(&mut m.arena);
     Ok(Loaded {
-        value,
+        value: value?,
+        arena,
         consumed: m.pos,
         dangerous: m.dangerous,
     })
@@ -164,6 +203,7 @@ struct Machine<'a> {
     memo: HashMap<u32, Pv>,
     dangerous: Vec<String>,
     host: &'a mut dyn Host,
+    arena: Arena,
 }
 
 impl Machine<'_> {
@@ -225,6 +265,9 @@ impl Machine<'_> {
     fn push(&mut self, v: Pv) -> Result<(), String> {
         if self.stack.len() >= MAX_STACK {
             return Err(format!("pickle stack exceeds {MAX_STACK} values"));
+        }
+        if matches!(v, Pv::List(_) | Pv::Dict(_) | Pv::Set(_) | Pv::Object(_)) {
+            self.arena.0.push(v.clone());
         }
         self.stack.push(v);
         Ok(())
