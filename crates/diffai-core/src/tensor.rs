@@ -38,6 +38,8 @@ pub enum DType {
     /// Packed 6-bit floats: reported, compared byte for byte, not decoded.
     F6E2M3,
     F6E3M2,
+    /// Complex of two f16 (torch's `complex32`).
+    C32,
     /// Complex of two f32 (real, imaginary).
     C64,
     /// Complex of two f64.
@@ -53,7 +55,7 @@ impl DType {
             F6E2M3 | F6E3M2 => 6,
             Bool | U8 | I8 | F8E4M3 | F8E5M2 | F8E4M3Fnuz | F8E5M2Fnuz | F8E8M0 => 8,
             U16 | I16 | F16 | BF16 => 16,
-            U32 | I32 | F32 => 32,
+            U32 | I32 | F32 | C32 => 32,
             U64 | I64 | F64 | C64 => 64,
             C128 => 128,
         }
@@ -90,13 +92,14 @@ impl DType {
             F4 => "float4_e2m1fn",
             F6E2M3 => "float6_e2m3fn",
             F6E3M2 => "float6_e3m2fn",
+            C32 => "complex32",
             C64 => "complex64",
             C128 => "complex128",
         }
     }
 
     pub fn is_complex(self) -> bool {
-        matches!(self, DType::C64 | DType::C128)
+        matches!(self, DType::C32 | DType::C64 | DType::C128)
     }
 
     /// Why the statistics kernel cannot decode this type, if it cannot.

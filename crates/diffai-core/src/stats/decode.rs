@@ -34,7 +34,7 @@ pub fn decode(dtype: DType, bytes: &[u8], out: &mut [f64]) {
         F8E4M3Fnuz => lut(&F8_E4M3FNUZ_LUT, bytes, out),
         F8E5M2Fnuz => lut(&F8_E5M2FNUZ_LUT, bytes, out),
         F8E8M0 => lut(&F8_E8M0_LUT, bytes, out),
-        C64 | C128 => unreachable!("complex tensors decode through decode_complex"),
+        C32 | C64 | C128 => unreachable!("complex tensors decode through decode_complex"),
         F4 => decode_f4(bytes, out),
         F6E2M3 | F6E3M2 => unreachable!("6-bit floats are not decoded"),
     }
@@ -44,6 +44,12 @@ pub fn decode(dtype: DType, bytes: &[u8], out: &mut [f64]) {
 /// into `re` with `im` zero, so a real tensor can be compared with a complex one.
 pub fn decode_complex(dtype: DType, bytes: &[u8], re: &mut [f64], im: &mut [f64]) {
     match dtype {
+        DType::C32 => {
+            for ((r, i), b) in re.iter_mut().zip(im.iter_mut()).zip(bytes.chunks_exact(4)) {
+                *r = half::f16::from_le_bytes([b[0], b[1]]).to_f64();
+                *i = half::f16::from_le_bytes([b[2], b[3]]).to_f64();
+            }
+        }
         DType::C64 => {
             for ((r, i), b) in re.iter_mut().zip(im.iter_mut()).zip(bytes.chunks_exact(8)) {
                 *r = f32::from_le_bytes(b[..4].try_into().expect("4 bytes")) as f64;

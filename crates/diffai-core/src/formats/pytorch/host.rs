@@ -60,6 +60,7 @@ pub fn storage_dtype(name: &str) -> Option<DType> {
         "IntStorage" | "QInt32Storage" => I32,
         "LongStorage" => I64,
         "BoolStorage" => Bool,
+        "ComplexHalfStorage" => C32,
         "ComplexFloatStorage" => C64,
         "ComplexDoubleStorage" => C128,
         "Float8_e4m3fnStorage" => F8E4M3,
@@ -88,6 +89,7 @@ pub fn torch_dtype(name: &str) -> Option<DType> {
         "int32" | "int" => I32,
         "int64" | "long" => I64,
         "bool" => Bool,
+        "complex32" | "chalf" => C32,
         "complex64" | "cfloat" => C64,
         "complex128" | "cdouble" => C128,
         "float8_e4m3fn" => F8E4M3,
@@ -250,8 +252,15 @@ impl TorchHost<'_> {
                 "tensor size {shape:?} and stride {strides:?} differ in rank"
             ));
         }
+        // torch's float4_e2m1fn_x2 packs two E2M1 values in each one-byte element: laid out as
+        // bytes here, then shown as F4 with the last dimension doubled (as safetensors does).
+        let mut packed_f4 = false;
         let dtype = if v3 {
             match a.get(6) {
+                Some(Pv::Global(g)) if g.name == "float4_e2m1fn_x2" => {
+                    packed_f4 = true;
+                    DType::U8
+                }
                 Some(Pv::Global(g)) => {
                     torch_dtype(&g.name).ok_or_else(|| format!("unknown dtype {}", g.path()))?
                 }
@@ -277,6 +286,17 @@ impl TorchHost<'_> {
             .iter()
             .zip(strides.iter().zip(&dense))
             .all(|(&d, (s, c))| d <= 1 || s == c);
+        if packed_f4 {
+            if !is_dense {
+                return Err("strided views of float4_e2m1fn_x2 tensors are not supported".into());
+            }
+            let mut shape = shape;
+            match shape.last_mut() {
+                Some(last) => *last *= 2,
+                None => shape.push(2),
+            }
+            return Ok(Pv::Host(Rc::new(Tensor::dense(DType::F4, shape, source))));
+        }
         Ok(Pv::Host(Rc::new(Tensor {
             dtype,
             shape,
