@@ -1,157 +1,22 @@
 //! Statistics against the float64 numpy reference written by tests/fixtures/generate.py:
 //! 1e-9 relative for means, stds and norms; exact for min, max and counts; every dtype.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use diffai_core::diff::{self, Options};
-use diffai_core::report::{Change, Side};
-use diffai_core::stats::{PairMetrics, SideStats, Tolerance};
-use diffai_core::{formats, Report};
-use serde_json::Value as Json;
+use common::{check_pair, check_side, stats_of};
 
-/// Relative agreement required for sums-based statistics (mean, std, norms, ratios).
-const RTOL: f64 = 1e-9;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/safetensors")
+fn fixtures() -> std::path::PathBuf {
+    common::fixtures("safetensors")
 }
 
 fn reference() -> Json {
-    let text = std::fs::read_to_string(fixtures().join("reference.json")).expect("reference.json");
-    serde_json::from_str(&text).expect("valid reference JSON")
+    common::reference("safetensors")
 }
-
-/// A reference number: JSON number, "NaN"/"inf"/"-inf", or null.
-fn num(v: &Json) -> Option<f64> {
-    match v {
-        Json::Null => None,
-        Json::String(s) => Some(match s.as_str() {
-            "NaN" => f64::NAN,
-            "inf" => f64::INFINITY,
-            "-inf" => f64::NEG_INFINITY,
-            other => panic!("unexpected reference string {other}"),
-        }),
-        n => Some(n.as_f64().expect("number")),
-    }
-}
-
-fn close(what: &str, got: Option<f64>, want: Option<f64>, rtol: f64) {
-    match (got, want) {
-        (None, None) => {}
-        (Some(g), Some(w)) if g.is_nan() && w.is_nan() => {}
-        (Some(g), Some(w)) if g == w => {}
-        (Some(g), Some(w)) => {
-            let err = (g - w).abs() / w.abs().max(f64::MIN_POSITIVE);
-            assert!(
-                err <= rtol,
-                "{what}: got {g:e}, want {w:e} (relative error {err:e})"
-            );
-        }
-        _ => panic!("{what}: got {got:?}, want {want:?}"),
-    }
-}
-
-fn exact(what: &str, got: Option<f64>, want: Option<f64>) {
-    close(what, got, want, 0.0)
-}
-
-fn count(what: &str, got: u64, want: &Json) {
-    assert_eq!(Some(got), want.as_u64(), "{what}");
-}
-
-fn check_side(what: &str, s: &SideStats, r: &Json) {
-    count(&format!("{what} numel"), s.numel, &r["numel"]);
-    count(&format!("{what} finite"), s.finite, &r["finite"]);
-    count(&format!("{what} nan"), s.nan, &r["nan"]);
-    count(&format!("{what} inf"), s.inf, &r["inf"]);
-    count(&format!("{what} zero"), s.zero, &r["zero"]);
-    close(&format!("{what} mean"), s.mean, num(&r["mean"]), RTOL);
-    close(&format!("{what} std"), s.std, num(&r["std"]), RTOL);
-    exact(&format!("{what} min"), s.min, num(&r["min"]));
-    exact(&format!("{what} max"), s.max, num(&r["max"]));
-    for (part, got) in [("real", &s.real), ("imag", &s.imag)] {
-        if r.get(part).is_some() {
-            let p = got
-                .as_ref()
-                .unwrap_or_else(|| panic!("{what}: no {part} stats"));
-            let rp = &r[part];
-            close(
-                &format!("{what} {part} mean"),
-                p.mean,
-                num(&rp["mean"]),
-                RTOL,
-            );
-            close(&format!("{what} {part} std"), p.std, num(&rp["std"]), RTOL);
-            exact(&format!("{what} {part} min"), p.min, num(&rp["min"]));
-            exact(&format!("{what} {part} max"), p.max, num(&rp["max"]));
-        }
-    }
-}
-
-/// Moduli of complex numbers come from `hypot`, whose last bit differs between libm and numpy.
-const HYPOT_RTOL: f64 = 4.0 * f64::EPSILON;
-
-fn check_pair(what: &str, m: &PairMetrics, r: &Json, complex: bool) {
-    count(&format!("{what} pairs"), m.pairs, &r["pairs"]);
-    count(&format!("{what} changed"), m.changed, &r["changed"]);
-    let max_abs_rtol = if complex { HYPOT_RTOL } else { 0.0 };
-    close(
-        &format!("{what} max_abs"),
-        Some(m.max_abs),
-        num(&r["max_abs"]),
-        max_abs_rtol,
-    );
-    close(
-        &format!("{what} mean_abs"),
-        m.mean_abs,
-        num(&r["mean_abs"]),
-        RTOL,
-    );
-    close(
-        &format!("{what} norm_old"),
-        Some(m.norm_old),
-        num(&r["norm_old"]),
-        RTOL,
-    );
-    close(
-        &format!("{what} norm_new"),
-        Some(m.norm_new),
-        num(&r["norm_new"]),
-        RTOL,
-    );
-    close(
-        &format!("{what} norm_diff"),
-        Some(m.norm_diff),
-        num(&r["norm_diff"]),
-        RTOL,
-    );
-    close(
-        &format!("{what} rel_l2"),
-        Some(m.rel_l2),
-        num(&r["rel_l2"]),
-        RTOL,
-    );
-    close(&format!("{what} cosine"), m.cosine, num(&r["cosine"]), RTOL);
-    close(
-        &format!("{what} 1-cos"),
-        m.one_minus_cos,
-        num(&r["one_minus_cos"]),
-        RTOL,
-    );
-    close(
-        &format!("{what} changed_fraction"),
-        m.changed_fraction,
-        num(&r["changed_fraction"]),
-        RTOL,
-    );
-}
-
-fn stats_of(side: &Option<Side>) -> Option<&SideStats> {
-    match side {
-        Some(Side::Tensor(t)) => t.stats.as_ref().map(|s| &s.0),
-        _ => None,
-    }
-}
+use diffai_core::diff::{self, Options};
+use diffai_core::report::Change;
+use diffai_core::stats::Tolerance;
+use diffai_core::{formats, Report};
+use serde_json::Value as Json;
 
 fn run(old: &str, new: &str, tol: Tolerance) -> Report {
     let old = formats::read(&fixtures().join(old), None).expect("old fixture");

@@ -13,6 +13,11 @@ use crate::value::{natural_cmp, Map, Value};
 /// (`safetensors` crate, 100 MB), so anything it writes is readable and a hostile length is refused.
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 
+/// The metadata key safetensors' framework bindings set to the writing framework (`pt`, `np`,
+/// `tf`, …): it says which library wrote the file, not what the model holds, so it is left out
+/// and a `.pt` and its `.safetensors` conversion compare as identical.
+pub const WRITER_TAG: &str = "format";
+
 /// Length of the header-size prefix, in bytes.
 const PREFIX_BYTES: u64 = 8;
 
@@ -122,8 +127,15 @@ pub fn parse(path: &Path, map: &Buffer) -> Result<Map> {
     for (name, tensor, _, _) in tensors {
         root.push(name, Value::Tensor(tensor));
     }
-    if let Some(meta) = metadata {
-        root.push("__metadata__".to_string(), meta);
+    match metadata {
+        Some(Value::Map(mut meta)) => {
+            meta.retain(|k, _| k != WRITER_TAG);
+            if !meta.is_empty() {
+                root.push("__metadata__".to_string(), Value::Map(meta));
+            }
+        }
+        Some(other) => root.push("__metadata__".to_string(), other),
+        None => {}
     }
     Ok(root)
 }
