@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{check_pair, check_side, num, stats_of};
+use common::{check_pair, check_side, num};
 use diffai_core::diff::{self, Options};
 use diffai_core::inspect;
 use diffai_core::report::{ChangeKind, Scalar, Side};

@@ -149,11 +149,10 @@ impl Converter {
         let mut m = Map::new();
         for field in ["_parameters", "_buffers", "_modules"] {
             for (k, v) in self.named(get(state, field).as_ref(), depth)? {
-                if !matches!(v, Value::Null) {
-                    m.insert(k, v);
-                }
+                m.insert(k, v);
             }
         }
+        m.retain(|_, v| !no_state(v));
         Ok(m)
     }
 
@@ -161,7 +160,7 @@ impl Converter {
     /// less the bookkeeping every module carries.
     fn script_module(&mut self, state: &[(Pv, Pv)], depth: usize) -> Result<Map, String> {
         let mut m = self.pairs(state, depth)?;
-        m.retain(|k, _| !SCRIPT_MODULE_BOOKKEEPING.contains(&k));
+        m.retain(|k, v| !SCRIPT_MODULE_BOOKKEEPING.contains(&k) && !no_state(v));
         Ok(m)
     }
 
@@ -178,6 +177,16 @@ impl Converter {
 impl Default for Converter {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Absent parameters (None) and parameter-less children (Dropout, ReLU) have no state-dict
+/// entries.
+fn no_state(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Map(m) => m.is_empty(),
+        _ => false,
     }
 }
 
