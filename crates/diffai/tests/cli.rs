@@ -440,3 +440,80 @@ fn a_closed_stdout_pipe_ends_quietly() {
     );
     assert_eq!(out.status.code(), Some(1), "the diff's own status");
 }
+
+fn pt(name: &str) -> String {
+    root()
+        .join("tests/fixtures/pytorch")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_pt_file_and_its_safetensors_conversion_are_identical() {
+    let o = run(&[&pt("state_zip.pt"), &pt("state.safetensors")]);
+    assert_eq!(status(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = run(&[&pt("state_zip.pt"), &pt("state_changed.safetensors")]);
+    assert_eq!(status(&o), 1);
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(is_seed_line(out.lines().next().unwrap()), "{out}");
+    assert!(out.starts_with("  ~ fc2.bias: mean="));
+}
+
+#[test]
+fn checkpoint_subtrees() {
+    let o = run(&[
+        &pt("checkpoint_e5.pt"),
+        &pt("checkpoint_e5.pt"),
+        "--old-root",
+        "model_state_dict",
+        "--new-root",
+        "model_state_dict",
+    ]);
+    assert_eq!(status(&o), 0);
+    let o = run(&[
+        &pt("checkpoint_e5.pt"),
+        &pt("checkpoint_e6.pt"),
+        "--old-root",
+        "optimizer_state_dict.param_groups[0]",
+        "--new-root",
+        "optimizer_state_dict.param_groups[0]",
+    ]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stdout(&o).contains("  ~ lr: 0.001 -> 0.0005"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        &pt("checkpoint_e5.pt"),
+        &pt("checkpoint_e6.pt"),
+        "--old-root",
+        "no_such_key",
+    ]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).contains("has no subtree 'no_such_key'"));
+}
+
+#[test]
+fn security_findings_are_reported_and_nothing_runs() {
+    let marker = std::path::Path::new("/tmp/diffai-pwned");
+    let _ = std::fs::remove_file(marker);
+    let evil = pt("hostile/os_system.pt");
+    let o = run(&[&evil, &pt("state_zip.pt")]);
+    assert_eq!(status(&o), 1, "the status is about the diff");
+    assert!(
+        stdout(&o).starts_with("  ! security (old): pickle calls posix.system"),
+        "{}",
+        stdout(&o)
+    );
+    let j = run(&[&evil, &evil, "-o", "json"]);
+    assert_eq!(status(&j), 0, "an artifact equals itself, findings or not");
+    let json: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(json["security"].as_array().unwrap().len(), 2);
+    assert!(!marker.exists());
+    let bad = run(&[&pt("hostile/deep_nesting.pkl"), &evil]);
+    assert_eq!(status(&bad), 2);
+    assert_eq!(stderr(&bad).lines().count(), 1);
+}
