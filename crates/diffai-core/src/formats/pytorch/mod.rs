@@ -67,17 +67,24 @@ pub fn read_bytes(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'st
     } else {
         let mut none = NoStorages;
         let mut host = TorchHost::new(&mut none, false);
-        let loaded = pickle::load(buf, &mut host)?;
-        let value = convert::Converter::new().value(&loaded.value)?;
-        Ok((value, findings(&loaded.dangerous), "pickle"))
+        let (value, findings) = evaluate(buf, &mut host)?;
+        Ok((value, findings, "pickle"))
     }
 }
 
-fn findings(dangerous: &[String]) -> Vec<String> {
-    dangerous
+/// Runs one pickle and converts its value: the tree and the security findings.
+fn evaluate(
+    data: &[u8],
+    host: &mut TorchHost,
+) -> std::result::Result<(Value, Vec<String>), String> {
+    let loaded = pickle::load(data, host)?;
+    let value = convert::Converter::new().value(&loaded.value)?;
+    let findings = loaded
+        .dangerous
         .iter()
         .map(|d| format!("pickle calls {d}, which would run code when loaded by Python (not executed by diffai)"))
-        .collect()
+        .collect();
+    Ok((value, findings))
 }
 
 /// A plain pickle has no storages to refer to.
@@ -198,14 +205,13 @@ fn read_zip(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'static s
     let data = storages.record(&pickle_name)?.ok_or("data.pkl vanished")?;
     let data = data.bytes().to_vec();
     let mut host = TorchHost::new(&mut storages, big_endian);
-    let loaded = pickle::load(&data, &mut host)?;
-    let value = convert::Converter::new().value(&loaded.value)?;
+    let (value, findings) = evaluate(&data, &mut host)?;
     let format = if torchscript {
         "torchscript"
     } else {
         "pytorch"
     };
-    Ok((value, findings(&loaded.dangerous), format))
+    Ok((value, findings, format))
 }
 
 /// Storages of a legacy file: the byte ranges found after the pickles.
@@ -334,7 +340,6 @@ fn read_legacy(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'stati
     }
     let mut storages = LegacyStorages { ranges };
     let mut host = TorchHost::new(&mut storages, big_endian);
-    let loaded = pickle::load(&buf[main_start..], &mut host)?;
-    let value = convert::Converter::new().value(&loaded.value)?;
-    Ok((value, findings(&loaded.dangerous), "pytorch-legacy"))
+    let (value, findings) = evaluate(&buf[main_start..], &mut host)?;
+    Ok((value, findings, "pytorch-legacy"))
 }
