@@ -37,12 +37,13 @@ impl Renderer for Text {
                 writeln!(out, "{line}")?;
             }
         }
+        let style = LineStyle::of(report);
         for change in &report.changes {
             let mut lines = vec![format!(
                 "  {} {}: {}",
                 change.kind.symbol(),
                 change.path,
-                headline(change)
+                headline(change, style)
             )];
             if opts.tensor_details {
                 lines.extend(
@@ -127,7 +128,26 @@ fn stats(t: Option<&TensorSide>) -> Option<&SideStats> {
 }
 
 /// The text after `path: ` on a change's first line.
-fn headline(c: &Change) -> String {
+/// How a changed tensor's line reads: the product documents show model files as
+/// `mean=…, std=…` and NumPy arrays as `shape=[1000, 256], mean=…, std=…, dtype=float64`.
+#[derive(Clone, Copy, PartialEq)]
+enum LineStyle {
+    Model,
+    Array,
+}
+
+impl LineStyle {
+    fn of(report: &Report) -> LineStyle {
+        let array = |f: &str| matches!(f, "npy" | "npz");
+        if array(report.old.format) && array(report.new.format) {
+            LineStyle::Array
+        } else {
+            LineStyle::Model
+        }
+    }
+}
+
+fn headline(c: &Change, style: LineStyle) -> String {
     let (old, new) = (tensor(&c.old), tensor(&c.new));
     let mut parts: Vec<String> = Vec::new();
     match (old, new) {
@@ -144,8 +164,14 @@ fn headline(c: &Change) -> String {
             }
             if o.shape == n.shape {
                 if let (Some(a), Some(b)) = (stats(old), stats(new)) {
+                    if style == LineStyle::Array {
+                        parts.push(format!("shape={}", format_shape(&o.shape)));
+                    }
                     parts.push(format!("mean={}->{}", opt(a.mean), opt(b.mean)));
                     parts.push(format!("std={}->{}", opt(a.std), opt(b.std)));
+                    if style == LineStyle::Array && o.dtype == n.dtype {
+                        parts.push(format!("dtype={}", o.dtype));
+                    }
                     if a.nan + b.nan > 0 {
                         parts.push(format!("nan={}->{}", a.nan, b.nan));
                     }

@@ -11,6 +11,7 @@ use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::tensor::Buffer;
 
+pub mod numpy;
 pub mod pytorch;
 pub mod safetensors;
 pub mod safetensors_sharded;
@@ -38,6 +39,7 @@ pub static READERS: &[&dyn Reader] = &[
     &safetensors_sharded::ShardedSafetensorsReader,
     &safetensors::SafetensorsReader,
     &pytorch::PytorchReader,
+    &numpy::NpyReader,
 ];
 
 /// The names `--format` accepts.

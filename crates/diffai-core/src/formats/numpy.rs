@@ -1,0 +1,465 @@
+//! NumPy `.npy`: the `\x93NUMPY` magic, a version, a Python-literal header dict
+//! (`{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`), then the raw array.
+//! Numeric arrays become zero-copy tensors (either byte order, C or Fortran order); string arrays
+//! become text leaves; object arrays (pickles) are not decoded and say so.
+
+use std::path::Path;
+
+use crate::artifact::Artifact;
+use crate::error::{Error, Result};
+use crate::formats::{map_file, Reader};
+use crate::tensor::{Buffer, ByteSource, DType, Tensor};
+use crate::value::{Map, Value};
+
+/// The six magic bytes of every `.npy` file.
+pub const MAGIC: &[u8] = b"\x93NUMPY";
+/// Largest header accepted, in bytes: numpy itself refuses headers over 10 000 bytes by default
+/// (`max_header_size`); structured dtypes can be longer, so allow ten times that.
+const MAX_HEADER_BYTES: usize = 100_000;
+/// Most string elements turned into text leaves; larger string arrays are summarised.
+const MAX_TEXT_ELEMENTS: u64 = 100_000;
+
+/// The path of a `.npy` file's array.
+pub const ARRAY_KEY: &str = "data";
+
+pub struct NpyReader;
+
+impl Reader for NpyReader {
+    fn name(&self) -> &'static str {
+        "npy"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &[".npy"]
+    }
+
+    fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
+        head.starts_with(MAGIC)
+    }
+
+    fn read(&self, path: &Path) -> Result<Artifact> {
+        let buf = map_file(path)?;
+        let value = parse(&buf).map_err(|m| Error::file(path, m))?;
+        // A .npy holds one unnamed array: it is `data` whatever the file is called, so two
+        // files pair up (the product documents show `~ data: shape=[1000, 256], …`).
+        let mut root = Map::new();
+        root.push(ARRAY_KEY.into(), value);
+        Ok(Artifact {
+            path: path.to_path_buf(),
+            format: self.name(),
+            file_size: buf.len() as u64,
+            files: vec![path.to_path_buf()],
+            root: Value::Map(root),
+            findings: Vec::new(),
+        })
+    }
+}
+
+/// One `.npy` array from its bytes.
+pub fn parse(buf: &Buffer) -> std::result::Result<Value, String> {
+    if !buf.starts_with(MAGIC) {
+        return Err("not a .npy file (no \\x93NUMPY magic)".into());
+    }
+    let version = buf.get(6..8).ok_or("truncated .npy file: no version")?;
+    let (header_len, header_start) = match version[0] {
+        1 => (
+            u16::from_le_bytes(
+                buf.get(8..10)
+                    .ok_or("truncated .npy header length")?
+                    .try_into()
+                    .expect("2"),
+            ) as usize,
+            10,
+        ),
+        2 | 3 => (
+            u32::from_le_bytes(
+                buf.get(8..12)
+                    .ok_or("truncated .npy header length")?
+                    .try_into()
+                    .expect("4"),
+            ) as usize,
+            12,
+        ),
+        v => {
+            return Err(format!(
+                "unsupported .npy format version {v}.{}",
+                version[1]
+            ))
+        }
+    };
+    if header_len > MAX_HEADER_BYTES {
+        return Err(format!(
+            "npy header of {header_len} bytes exceeds the limit of {MAX_HEADER_BYTES} bytes"
+        ));
+    }
+    let data_start = header_start + header_len;
+    let header = buf
+        .get(header_start..data_start)
+        .ok_or_else(|| format!("truncated .npy file: the header needs {header_len} bytes"))?;
+    let header = std::str::from_utf8(header).map_err(|_| "npy header is not text")?;
+    let dict = match Literal::parse(header)? {
+        Literal::Dict(d) => d,
+        _ => return Err("npy header is not a dict".into()),
+    };
+    let field = |k: &str| dict.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let descr = field("descr").ok_or("npy header has no 'descr'")?;
+    let fortran = matches!(field("fortran_order"), Some(Literal::Bool(true)));
+    let shape: Vec<u64> = match field("shape").ok_or("npy header has no 'shape'")? {
+        Literal::Tuple(items) => items
+            .iter()
+            .map(|i| match i {
+                Literal::Int(n) if *n >= 0 => Ok(*n as u64),
+                _ => Err("npy shape holds a value that is not a non-negative integer".to_string()),
+            })
+            .collect::<std::result::Result<_, _>>()?,
+        _ => return Err("npy 'shape' is not a tuple".into()),
+    };
+    let numel = shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .ok_or("npy shape has more elements than can be addressed")?;
+    let data_len = (buf.len() - data_start.min(buf.len())) as u64;
+    let Literal::Str(descr) = descr else {
+        return Ok(fallback("structured dtypes are not decoded yet", &shape));
+    };
+    let (order, kind, count) = split_descr(descr)?;
+    // Item size in bytes: `U` counts UTF-32 characters.
+    let size = if kind == 'U' {
+        count.checked_mul(4).ok_or("npy item size overflows")?
+    } else {
+        count
+    };
+    if kind == 'O' {
+        return Ok(fallback(
+            "object arrays hold pickled Python objects, which are not decoded",
+            &shape,
+        ));
+    }
+    let bytes = numel.checked_mul(size).ok_or("npy array size overflows")?;
+    if bytes > data_len {
+        return Err(format!(
+            "truncated .npy file: {numel} elements of '{descr}' need {bytes} bytes but {data_len} follow the header"
+        ));
+    }
+    let source =
+        ByteSource::new(buf.clone(), data_start, bytes as usize).ok_or("npy data out of range")?;
+    if kind == 'U' || kind == 'S' {
+        return Ok(text(
+            source.bytes(),
+            kind,
+            size as usize,
+            order == '>',
+            &shape,
+            numel,
+        ));
+    }
+    let dtype = numeric_dtype(kind, size).ok_or_else(|| match (kind, size) {
+        ('f', 12 | 16) => "long double arrays (float96/float128) are not decoded".to_string(),
+        _ => format!("unsupported npy dtype '{descr}'"),
+    });
+    let dtype = match dtype {
+        Ok(d) => d,
+        Err(reason) => return Ok(fallback(&reason, &shape)),
+    };
+    let mut t = Tensor::dense(dtype, shape.clone(), source);
+    t.big_endian = order == '>' && size > 1;
+    if fortran && shape.len() > 1 {
+        let mut strides = vec![1u64; shape.len()];
+        for d in 1..shape.len() {
+            strides[d] = strides[d - 1] * shape[d - 1];
+        }
+        t.strides = Some(strides);
+    }
+    Ok(Value::Tensor(t))
+}
+
+/// `'<f8'` → ('<', 'f', 8). `'|'` (not applicable) reads as little-endian.
+fn split_descr(descr: &str) -> std::result::Result<(char, char, u64), String> {
+    let mut chars = descr.chars();
+    let order = chars.next().ok_or("empty npy descr")?;
+    let (order, rest) = if matches!(order, '<' | '>' | '|' | '=') {
+        (order, chars.as_str())
+    } else {
+        ('=', descr)
+    };
+    let kind = rest
+        .chars()
+        .next()
+        .ok_or_else(|| format!("npy descr '{descr}' has no type"))?;
+    let size: u64 = if kind == 'O' {
+        8
+    } else {
+        rest[1..]
+            .parse()
+            .map_err(|_| format!("npy descr '{descr}' has no item size"))?
+    };
+    // '=' is native: every platform diffai runs on is little-endian.
+    Ok((if order == '>' { '>' } else { '<' }, kind, size))
+}
+
+fn numeric_dtype(kind: char, size: u64) -> Option<DType> {
+    use DType::*;
+    Some(match (kind, size) {
+        ('b', 1) => Bool,
+        ('u', 1) => U8,
+        ('u', 2) => U16,
+        ('u', 4) => U32,
+        ('u', 8) => U64,
+        ('i', 1) => I8,
+        ('i', 2) => I16,
+        ('i', 4) => I32,
+        ('i', 8) => I64,
+        ('f', 2) => F16,
+        ('f', 4) => F32,
+        ('f', 8) => F64,
+        ('c', 8) => C64,
+        ('c', 16) => C128,
+        _ => return None,
+    })
+}
+
+/// An array that is listed but not decoded: its shape and the reason.
+fn fallback(reason: &str, shape: &[u64]) -> Value {
+    let mut m = Map::new();
+    m.push(
+        "shape".into(),
+        Value::List(shape.iter().map(|&d| Value::Int(d as i128)).collect()),
+    );
+    m.push("fallback".into(), Value::Str(reason.to_string()));
+    Value::Map(m)
+}
+
+/// `U` (UTF-32 code units) and `S` (bytes) arrays as text, nested by the shape.
+fn text(
+    bytes: &[u8],
+    kind: char,
+    size: usize,
+    big_endian: bool,
+    shape: &[u64],
+    numel: u64,
+) -> Value {
+    if numel > MAX_TEXT_ELEMENTS {
+        return fallback(
+            &format!("string arrays over {MAX_TEXT_ELEMENTS} elements are not listed"),
+            shape,
+        );
+    }
+    let decode = |b: &[u8]| -> String {
+        if kind == 'S' {
+            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+            String::from_utf8_lossy(&b[..end]).into_owned()
+        } else {
+            b.chunks_exact(4)
+                .map(|c| {
+                    let arr: [u8; 4] = c.try_into().expect("4");
+                    if big_endian {
+                        u32::from_be_bytes(arr)
+                    } else {
+                        u32::from_le_bytes(arr)
+                    }
+                })
+                .take_while(|&u| u != 0)
+                .map(|u| char::from_u32(u).unwrap_or('\u{FFFD}'))
+                .collect()
+        }
+    };
+    let items: Vec<Value> = bytes
+        .chunks_exact(size.max(1))
+        .take(numel as usize)
+        .map(|b| Value::Str(decode(b)))
+        .collect();
+    nest(items, shape)
+}
+
+/// Splits a flat C-order list into nested lists by `shape` (a 0-d array is its only element).
+fn nest(items: Vec<Value>, shape: &[u64]) -> Value {
+    match shape {
+        [] => items.into_iter().next().unwrap_or(Value::Null),
+        [_] => Value::List(items),
+        [first, rest @ ..] => {
+            let inner: u64 = rest.iter().product();
+            let mut it = items.into_iter();
+            Value::List(
+                (0..*first)
+                    .map(|_| nest(it.by_ref().take(inner as usize).collect(), rest))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// The Python literals an npy header uses: dicts, tuples, lists, strings, integers (Python 2's
+/// `3L` too), booleans and None.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Dict(Vec<(String, Literal)>),
+    Tuple(Vec<Literal>),
+    List(Vec<Literal>),
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    None,
+}
+
+/// Deepest nesting of header literals (structured dtypes nest a few levels).
+const MAX_LITERAL_DEPTH: usize = 64;
+
+impl Literal {
+    pub fn parse(text: &str) -> std::result::Result<Literal, String> {
+        let mut p = LiteralParser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value(0)?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("npy header has trailing text at byte {}", p.i));
+        }
+        Ok(v)
+    }
+}
+
+struct LiteralParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl LiteralParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> std::result::Result<Literal, String> {
+        if depth > MAX_LITERAL_DEPTH {
+            return Err("npy header nests too deeply".into());
+        }
+        match self.peek().ok_or("npy header ends early")? {
+            b'{' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    if self.peek() == Some(b'}') {
+                        self.i += 1;
+                        break;
+                    }
+                    let key = match self.value(depth + 1)? {
+                        Literal::Str(s) => s,
+                        _ => return Err("npy header dict key is not a string".into()),
+                    };
+                    if self.peek() != Some(b':') {
+                        return Err("npy header dict lacks ':'".into());
+                    }
+                    self.i += 1;
+                    items.push((key, self.value(depth + 1)?));
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {}
+                        _ => return Err("npy header dict lacks ',' or '}'".into()),
+                    }
+                }
+                Ok(Literal::Dict(items))
+            }
+            open @ (b'(' | b'[') => {
+                self.i += 1;
+                let close = if open == b'(' { b')' } else { b']' };
+                let mut items = Vec::new();
+                loop {
+                    if self.peek() == Some(close) {
+                        self.i += 1;
+                        break;
+                    }
+                    items.push(self.value(depth + 1)?);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(c) if c == close => {}
+                        _ => return Err("npy header sequence lacks ',' or its end".into()),
+                    }
+                }
+                Ok(if open == b'(' {
+                    Literal::Tuple(items)
+                } else {
+                    Literal::List(items)
+                })
+            }
+            q @ (b'\'' | b'"') => {
+                self.i += 1;
+                let start = self.i;
+                while self.i < self.s.len() && self.s[self.i] != q {
+                    if self.s[self.i] == b'\\' {
+                        self.i += 1;
+                    }
+                    self.i += 1;
+                }
+                if self.i >= self.s.len() {
+                    return Err("npy header string is not closed".into());
+                }
+                let text = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+                self.i += 1;
+                Ok(Literal::Str(text))
+            }
+            c if c == b'-' || c.is_ascii_digit() => {
+                let start = self.i;
+                self.i += 1;
+                while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
+                    self.i += 1;
+                }
+                let n = std::str::from_utf8(&self.s[start..self.i])
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .ok_or("npy header integer out of range")?;
+                if matches!(self.s.get(self.i), Some(b'L') | Some(b'l')) {
+                    self.i += 1; // Python 2 long
+                }
+                Ok(Literal::Int(n))
+            }
+            _ => {
+                for (word, v) in [
+                    ("True", Literal::Bool(true)),
+                    ("False", Literal::Bool(false)),
+                    ("None", Literal::None),
+                ] {
+                    if self.s[self.i..].starts_with(word.as_bytes()) {
+                        self.i += word.len();
+                        return Ok(v);
+                    }
+                }
+                Err(format!("unexpected text in npy header at byte {}", self.i))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_literals() {
+        let h = "{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 3), }          \n";
+        let Literal::Dict(d) = Literal::parse(h).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d[0], ("descr".into(), Literal::Str("<f8".into())));
+        assert_eq!(
+            d[2].1,
+            Literal::Tuple(vec![Literal::Int(2), Literal::Int(3)])
+        );
+        assert!(Literal::parse("{'a': (").is_err());
+        assert!(Literal::parse(&"(".repeat(100)).is_err());
+    }
+
+    #[test]
+    fn descr_parts() {
+        assert_eq!(split_descr("<f8").unwrap(), ('<', 'f', 8));
+        assert_eq!(split_descr(">i2").unwrap(), ('>', 'i', 2));
+        assert_eq!(split_descr("|b1").unwrap(), ('<', 'b', 1));
+        assert_eq!(split_descr("<U7").unwrap(), ('<', 'U', 7));
+    }
+}
