@@ -15,6 +15,7 @@ pub mod numpy;
 pub mod pytorch;
 pub mod safetensors;
 pub mod safetensors_sharded;
+pub mod zipfile;
 
 /// How many leading bytes detection looks at (magic numbers and short headers).
 const SNIFF_BYTES: usize = 4096;
@@ -40,6 +41,7 @@ pub static READERS: &[&dyn Reader] = &[
     &safetensors::SafetensorsReader,
     &pytorch::PytorchReader,
     &numpy::NpyReader,
+    &numpy::NpzReader,
 ];
 
 /// The names `--format` accepts.

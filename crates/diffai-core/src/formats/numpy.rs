@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::formats::{map_file, Reader};
-use crate::tensor::{Buffer, ByteSource, DType, Tensor};
+use crate::tensor::{ByteSource, DType, Tensor};
 use crate::value::{Map, Value};
 
 /// The six magic bytes of every `.npy` file.
@@ -39,7 +39,8 @@ impl Reader for NpyReader {
 
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
-        let value = parse(&buf).map_err(|m| Error::file(path, m))?;
+        let whole = ByteSource::new(buf.clone(), 0, buf.len()).expect("the whole buffer");
+        let value = parse(&whole).map_err(|m| Error::file(path, m))?;
         // A .npy holds one unnamed array: it is `data` whatever the file is called, so two
         // files pair up (the product documents show `~ data: shape=[1000, 256], …`).
         let mut root = Map::new();
@@ -55,8 +56,58 @@ impl Reader for NpyReader {
     }
 }
 
-/// One `.npy` array from its bytes.
-pub fn parse(buf: &Buffer) -> std::result::Result<Value, String> {
+/// NumPy `.npz`: a zip archive of `.npy` members, one array per name. Stored members (`np.savez`)
+/// are read zero-copy; compressed ones (`np.savez_compressed`) are inflated into memory, up to
+/// [`MAX_INFLATED_BYTES`](crate::formats::zipfile::MAX_INFLATED_BYTES) per member.
+pub struct NpzReader;
+
+impl Reader for NpzReader {
+    fn name(&self) -> &'static str {
+        "npz"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &[".npz"]
+    }
+
+    fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
+        head.starts_with(b"PK\x03\x04") && head.windows(4).any(|w| w == b".npy")
+    }
+
+    fn read(&self, path: &Path) -> Result<Artifact> {
+        let buf = map_file(path)?;
+        let root = parse_npz(&buf).map_err(|m| Error::file(path, m))?;
+        Ok(Artifact {
+            path: path.to_path_buf(),
+            format: self.name(),
+            file_size: buf.len() as u64,
+            files: vec![path.to_path_buf()],
+            root: Value::Map(root),
+            findings: Vec::new(),
+        })
+    }
+}
+
+/// Every `.npy` member of an archive, by its name without `.npy`, in archive order.
+pub fn parse_npz(buf: &crate::tensor::Buffer) -> std::result::Result<Map, String> {
+    let mut archive = crate::formats::zipfile::ZipRecords::open(buf)?;
+    let mut root = Map::new();
+    for name in archive.names() {
+        let Some(key) = name.strip_suffix(".npy") else {
+            continue;
+        };
+        let record = archive
+            .record(&name)?
+            .ok_or_else(|| format!("member {name} vanished"))?;
+        let value = parse(&record).map_err(|m| format!("member {name}: {m}"))?;
+        root.insert(key.to_string(), value);
+    }
+    Ok(root)
+}
+
+/// One `.npy` array from its bytes (a whole file, or an `.npz` member).
+pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
+    let buf = src.bytes();
     if !buf.starts_with(MAGIC) {
         return Err("not a .npy file (no \\x93NUMPY magic)".into());
     }
@@ -141,8 +192,9 @@ pub fn parse(buf: &Buffer) -> std::result::Result<Value, String> {
             "truncated .npy file: {numel} elements of '{descr}' need {bytes} bytes but {data_len} follow the header"
         ));
     }
-    let source =
-        ByteSource::new(buf.clone(), data_start, bytes as usize).ok_or("npy data out of range")?;
+    let source = src
+        .slice(data_start as u64, bytes)
+        .ok_or("npy data out of range")?;
     if kind == 'U' || kind == 'S' {
         return Ok(text(
             source.bytes(),

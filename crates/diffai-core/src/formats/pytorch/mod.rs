@@ -6,11 +6,11 @@ pub mod convert;
 pub mod host;
 pub mod pickle;
 
-use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
+use crate::formats::zipfile::ZipRecords;
 use crate::formats::{map_file, Reader};
 use crate::tensor::{Buffer, ByteSource, DType};
 use crate::value::Value;
@@ -21,9 +21,6 @@ use pickle::Pv;
 const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
 /// The protocol version a legacy file records after its magic number.
 const LEGACY_PROTOCOL: i128 = 1001;
-/// Largest zip record inflated into memory (torch writes records uncompressed; a compressed one
-/// is someone's re-zip, and this caps what a hostile one can make us allocate).
-const MAX_INFLATED_BYTES: u64 = 4 << 30;
 
 pub struct PytorchReader;
 
@@ -100,47 +97,14 @@ impl StorageSource for NoStorages {
 
 /// The records of a torch zip archive.
 struct ZipStorages {
-    archive: zip::ZipArchive<Cursor<Buffer>>,
-    buf: Buffer,
+    archive: ZipRecords,
     prefix: String,
     dir: &'static str,
 }
 
 impl ZipStorages {
     fn record(&mut self, name: &str) -> std::result::Result<Option<ByteSource>, String> {
-        let Some(index) = self.archive.index_for_name(name) else {
-            return Ok(None);
-        };
-        let raw = self
-            .archive
-            .by_index_raw(index)
-            .map_err(|e| format!("zip record {name}: {e}"))?;
-        if raw.compression() == zip::CompressionMethod::Stored {
-            let start = raw
-                .data_start()
-                .ok_or_else(|| format!("zip record {name}: no data offset"))?;
-            let len = raw.compressed_size();
-            return ByteSource::new(self.buf.clone(), start as usize, len as usize)
-                .map(Some)
-                .ok_or_else(|| format!("zip record {name} runs past the end of the file"));
-        }
-        drop(raw);
-        let mut file = self
-            .archive
-            .by_index(index)
-            .map_err(|e| format!("zip record {name}: {e}"))?;
-        if file.size() > MAX_INFLATED_BYTES {
-            return Err(format!(
-                "zip record {name} inflates to {} bytes, over the limit of {MAX_INFLATED_BYTES}",
-                file.size()
-            ));
-        }
-        let mut out = Vec::new();
-        (&mut file)
-            .take(MAX_INFLATED_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("zip record {name}: {e}"))?;
-        Ok(Some(ByteSource::owned(out)))
+        self.archive.record(name)
     }
 }
 
@@ -170,22 +134,17 @@ impl StorageSource for ZipStorages {
 }
 
 fn read_zip(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'static str), String> {
-    let archive = zip::ZipArchive::new(Cursor::new(buf.clone()))
-        .map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let archive = ZipRecords::open(buf)?;
     let pickle_name = archive
-        .file_names()
-        .filter_map(|n| n.ok())
+        .names()
+        .into_iter()
         .filter(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
-        .map(|n| n.to_string())
         .min()
         .ok_or("zip archive holds no <name>/data.pkl record: not a torch checkpoint")?;
     let prefix = pickle_name.trim_end_matches("data.pkl").to_string();
-    let torchscript = archive
-        .index_for_name(&format!("{prefix}constants.pkl"))
-        .is_some();
+    let torchscript = archive.contains(&format!("{prefix}constants.pkl"));
     let mut storages = ZipStorages {
         archive,
-        buf: buf.clone(),
         prefix: prefix.clone(),
         dir: "data",
     };
