@@ -46,6 +46,32 @@ pub fn pytorch(data: &[u8]) {
     });
 }
 
+/// Parses `data` as a `.npy` file, and as an `.npz` archive, computing everything over each.
+pub fn numpy(data: &[u8]) {
+    let path = Path::new(FUZZ_PATH);
+    let buf: crate::tensor::Buffer = data.to_vec().into();
+    let mut roots = Vec::new();
+    if let Ok(v) = crate::formats::numpy::parse(&crate::tensor::ByteSource::owned(data.to_vec())) {
+        roots.push((
+            "npy",
+            Value::Map([("data".to_string(), v)].into_iter().collect()),
+        ));
+    }
+    if let Ok(m) = crate::formats::numpy::parse_npz(&buf) {
+        roots.push(("npz", Value::Map(m)));
+    }
+    for (format, root) in roots {
+        exercise(Artifact {
+            path: path.to_path_buf(),
+            format,
+            file_size: data.len() as u64,
+            files: vec![path.to_path_buf()],
+            root,
+            findings: Vec::new(),
+        });
+    }
+}
+
 fn exercise(a: Artifact) {
     let _ = inspect::inspect(&a, None);
     let opts = Options {

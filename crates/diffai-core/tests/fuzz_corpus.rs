@@ -26,3 +26,8 @@ fn safetensors_corpus() {
 fn pytorch_corpus() {
     replay("pytorch", diffai_core::fuzzing::pytorch);
 }
+
+#[test]
+fn numpy_corpus() {
+    replay("numpy", diffai_core::fuzzing::numpy);
+}
