@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Measures diffai against `cat` and the Python baseline and prints the table (see README.md).
+"""Measures diffai against `cat` and the Python baselines and prints the table (see README.md).
 
     python3 bench/measure.py [--bin target/release/diffai] [--data bench/data] [--runs 5]
+                             [--only f32,bf16,pt,tiny]
 
-Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors (bench/run.sh
-builds and generates them). Each pair's files are first evicted and read back once (see
-reset_page_cache); every timed command then runs once to warm up, and the best of --runs runs
-is kept, counting only runs that no other process on the machine competed with.
+Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors, and DATA/f32 also
+with old.pt and new.pt, the same weights saved by torch (bench/run.sh builds and generates them).
+Each pair's files are first evicted and read back once (see reset_page_cache); every timed command
+then runs once to warm up, and the best of --runs runs is kept, counting only runs that no other
+process on the machine competed with.
 """
 
 import argparse
@@ -27,6 +29,10 @@ ROOT = os.path.dirname(BENCH)
 CAT_RATIO_MAX = {"f32": 0.7, "bf16": 0.9}
 BASELINE_RATIO_MIN = {"f32": 20.0, "bf16": 30.0}
 THREAD_SPEEDUP_MIN = 1.8
+# The .pt pair (same weights as the f32 safetensors pair): diffai on .pt / diffai on .safetensors
+# at most, torch baseline / diffai on .pt at least.
+PT_RATIO_MAX = 1.2
+TORCH_BASELINE_RATIO_MIN = 10.0
 PRIVATE_MIB_MAX = 64.0
 TINY_MS_MAX = 10.0
 # A timed run counts only if other processes used at most this many cores meanwhile.
@@ -174,6 +180,40 @@ def tiny_files_ms(diffai, runs, budget=60.0):
         time.sleep(1.0)
 
 
+def json_report(cmd):
+    """diffai's parsed JSON report of one run of cmd (which must include -o json)."""
+    done = subprocess.run(cmd, stdout=subprocess.PIPE)
+    if done.returncode not in (0, 1):
+        sys.exit(f"measure: {' '.join(cmd)} exited with {done.returncode}")
+    return json.loads(done.stdout)
+
+
+def first_difference(a, b, where="", rel=1e-12):
+    """Where two parsed JSON values first differ (floats compared to `rel` relative), or None."""
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            close = a == b or abs(a - b) <= rel * max(abs(a), abs(b))
+            return None if close else f"{where}: {a!r} != {b!r}"
+        return f"{where}: {a!r} != {b!r}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f"{where}: keys {sorted(a.keys() ^ b.keys())} on one side only"
+        for k in a:
+            d = first_difference(a[k], b[k], f"{where}.{k}", rel)
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: {len(a)} != {len(b)} entries"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{where}[{i}]", rel)
+            if d:
+                return d
+        return None
+    return None if a == b else f"{where}: {a!r} != {b!r}"
+
+
 def verdict(ok):
     return "PASS" if ok else "FAIL"
 
@@ -186,7 +226,12 @@ def main():
     ap.add_argument("--baseline-runs", type=int, default=3, help="timed runs of the baseline")
     ap.add_argument("--mem-runs", type=int, default=3, help="sampled runs (max kept)")
     ap.add_argument("--tiny-runs", type=int, default=20)
+    ap.add_argument("--only", default="f32,bf16,pt,tiny",
+                    help="comma-separated sections to measure (default: all of f32,bf16,pt,tiny)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
+    if not only <= {"f32", "bf16", "pt", "tiny"}:
+        sys.exit(f"measure: --only takes f32, bf16, pt, tiny, not {args.only}")
 
     # A private copy, so that a concurrent `cargo build` cannot swap the binary mid-measurement.
     bindir = tempfile.mkdtemp(prefix="diffai-bench-")
@@ -208,7 +253,7 @@ def main():
     def flag(*ts):
         return " *" if any(t[1] for t in ts) else ""
 
-    for pair in ("f32", "bf16"):
+    for pair in [p for p in ("f32", "bf16") if p in only]:
         old = os.path.join(args.data, pair, "old.safetensors")
         new = os.path.join(args.data, pair, "new.safetensors")
         size = os.path.getsize(old) + os.path.getsize(new)
@@ -249,10 +294,60 @@ def main():
             f"<= {PRIVATE_MIB_MAX:.0f} MiB", anon <= PRIVATE_MIB_MAX)
         row(pair, "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
 
-    ms, tool, contended = tiny_files_ms(binary, args.tiny_runs)
-    row("tiny", f"examples v1 vs v2, mean of {args.tiny_runs} ({tool})",
-        f"{ms:.2f} ms" + (" *" if contended else ""), f"<= {TINY_MS_MAX:.0f} ms",
-        ms <= TINY_MS_MAX)
+    if "pt" in only:
+        # The f32 weights as torch.save'd state dicts, against the same weights as safetensors.
+        # All four files get the same page-cache reset, and both diffai series run right after
+        # it, back to back, so that neither meets files that sat idle (see reset_page_cache).
+        pt_old = os.path.join(args.data, "f32", "old.pt")
+        pt_new = os.path.join(args.data, "f32", "new.pt")
+        st_old = os.path.join(args.data, "f32", "old.safetensors")
+        st_new = os.path.join(args.data, "f32", "new.safetensors")
+        size = os.path.getsize(pt_old) + os.path.getsize(pt_new)
+        diffai_pt = [binary, pt_old, pt_new, "-o", "json"]
+        diffai_st = [binary, st_old, st_new, "-o", "json"]
+        row("pt", "old.pt + new.pt size (f32 weights)", f"{size / 1e9:.3f} GB")
+        reset_page_cache([pt_old, pt_new, st_old, st_new])
+        share = min(pmd_mapped_share(p) for p in (pt_old, pt_new, st_old, st_new))
+        row("pt", "page cache mapped in 2 MiB pages (.pt and .safetensors)", f"{100 * share:.0f} %")
+
+        on_pt = best_of(diffai_pt, args.runs)
+        on_st = best_of(diffai_st, args.runs)
+        ratio = on_pt[0] / on_st[0]
+        row("pt", "diffai -o json on .pt", secs(on_pt))
+        row("pt", "diffai -o json on .safetensors", secs(on_st))
+        row("pt", "diffai .pt / .safetensors", f"{ratio:.2f}{flag(on_pt, on_st)}",
+            f"<= {PT_RATIO_MAX}", ratio <= PT_RATIO_MAX)
+        row("pt", "diffai throughput on .pt", f"{size / on_pt[0] / 1e9:.2f} GB/s")
+        # Not a speed target: that both reports agree (all but the file blocks: paths, format,
+        # sizes) shows the two timings are of the same work.
+        rep_pt, rep_st = json_report(diffai_pt), json_report(diffai_st)
+        diff = first_difference({k: v for k, v in rep_pt.items() if k not in ("old", "new")},
+                                {k: v for k, v in rep_st.items() if k not in ("old", "new")})
+        row("pt", "same diff as on .safetensors", "yes" if diff is None else f"no ({diff})",
+            "same", diff is None)
+
+        imp = best_of([sys.executable, "-c", "import torch"], args.baseline_runs,
+                      env=baseline_env)
+        baseline = [sys.executable, os.path.join(BENCH, "baseline_torch.py"), pt_old, pt_new]
+        base = best_of(baseline, args.baseline_runs, env=baseline_env, budget=180.0)
+        speedup = base[0] / on_pt[0]
+        row("pt", "python -c 'import torch'", secs(imp, 2))
+        row("pt", "torch baseline (load + compute)", secs(base, 2))
+        row("pt", "torch baseline / diffai on .pt", f"{speedup:.1f}x{flag(base, on_pt)}",
+            f">= {TORCH_BASELINE_RATIO_MIN:.0f}x", speedup >= TORCH_BASELINE_RATIO_MIN)
+
+        samples = [peak_memory(diffai_pt) for _ in range(args.mem_runs)]
+        anon = max(s[0] for s in samples)
+        rss = max(s[1] for s in samples)
+        row("pt", f"peak private (RssAnon, max of {args.mem_runs})", f"{anon:.1f} MiB",
+            f"<= {PRIVATE_MIB_MAX:.0f} MiB", anon <= PRIVATE_MIB_MAX)
+        row("pt", "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
+
+    if "tiny" in only:
+        ms, tool, contended = tiny_files_ms(binary, args.tiny_runs)
+        row("tiny", f"examples v1 vs v2, mean of {args.tiny_runs} ({tool})",
+            f"{ms:.2f} ms" + (" *" if contended else ""), f"<= {TINY_MS_MAX:.0f} ms",
+            ms <= TINY_MS_MAX)
     shutil.rmtree(bindir)
 
     header = ("pair", "measure", "value", "target", "result")

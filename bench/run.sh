@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds diffai (release), generates the f32 and bf16 benchmark pairs if missing, and prints the
-# benchmark table (see bench/README.md). Extra arguments go to bench/measure.py, e.g. --runs 3.
+# Builds diffai (release), generates the f32 and bf16 benchmark pairs (and the f32 pair as .pt)
+# if missing, and prints the benchmark table (see bench/README.md). Extra arguments go to
+# bench/measure.py, e.g. --runs 3 or --only pt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,13 @@ done
 for dtype in f32 bf16; do
     if [[ ! -f bench/data/$dtype/old.safetensors || ! -f bench/data/$dtype/new.safetensors ]]; then
         python3 bench/gen_pair.py --dtype "$dtype" --out "bench/data/$dtype"
+    fi
+done
+# The f32 weights again as torch.save'd state dicts, redone when missing or older than the pair.
+for side in old new; do
+    if [[ ! bench/data/f32/$side.pt -nt bench/data/f32/$side.safetensors ]]; then
+        python3 bench/to_pt.py bench/data/f32
+        break
     fi
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
