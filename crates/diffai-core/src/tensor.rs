@@ -267,6 +267,19 @@ pub fn dense_strides(shape: &[u64]) -> Vec<u64> {
     strides
 }
 
+/// Element strides of a column-major (Fortran, MATLAB) array, or `None` when that layout is
+/// also C order (at most one dimension longer than 1).
+pub fn fortran_strides(shape: &[u64]) -> Option<Vec<u64>> {
+    if shape.iter().filter(|&&d| d > 1).count() <= 1 {
+        return None;
+    }
+    let mut strides = vec![1u64; shape.len()];
+    for d in 1..shape.len() {
+        strides[d] = strides[d - 1].saturating_mul(shape[d - 1]);
+    }
+    Some(strides)
+}
+
 /// Bytes a view with `shape` and element `strides` reaches from its first element, `None` on
 /// overflow. Zero for an empty view.
 pub fn strided_span(shape: &[u64], strides: &[u64], elem_bytes: u64) -> Option<u64> {

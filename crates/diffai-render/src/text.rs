@@ -82,7 +82,7 @@ impl Renderer for Text {
         for e in &inspection.entries {
             let mut line = format!("  {}: {}", e.path, side_text(&e.side));
             if let Side::Tensor(t) = &e.side {
-                line = format!("  {}: {}", e.path, describe_tensor(t));
+                line = format!("  {}: {}", e.path, describe_tensor(t, LineStyle::Model));
                 if let Some(s) = stats(Some(t)) {
                     line.push_str(&format!(
                         ", mean={}, std={}, min={}, max={}, nan={}, inf={}, zero={}",
@@ -129,20 +129,38 @@ fn stats(t: Option<&TensorSide>) -> Option<&SideStats> {
 
 /// The text after `path: ` on a change's first line.
 /// How a changed tensor's line reads: the product documents show model files as
-/// `mean=…, std=…` and NumPy arrays as `shape=[1000, 256], mean=…, std=…, dtype=float64`.
+/// `mean=…, std=…`, NumPy arrays as `shape=[1000, 256], mean=…, std=…, dtype=float64` and MATLAB
+/// variables as `var=results, shape=[500, 100], mean=…, std=…, dtype=double`.
 #[derive(Clone, Copy, PartialEq)]
 enum LineStyle {
     Model,
     Array,
+    Matlab,
 }
 
 impl LineStyle {
     fn of(report: &Report) -> LineStyle {
+        let (o, n) = (report.old.format, report.new.format);
         let array = |f: &str| matches!(f, "npy" | "npz");
-        if array(report.old.format) && array(report.new.format) {
+        if array(o) && array(n) {
             LineStyle::Array
+        } else if o.starts_with("matlab") && n.starts_with("matlab") {
+            LineStyle::Matlab
         } else {
             LineStyle::Model
+        }
+    }
+
+    /// The dtype as this style names it: MATLAB class names for MATLAB files.
+    fn dtype(self, dtype: &str) -> &str {
+        if self != LineStyle::Matlab {
+            return dtype;
+        }
+        match dtype {
+            "float64" | "complex128" => "double",
+            "float32" | "complex64" => "single",
+            "bool" => "logical",
+            other => other,
         }
     }
 }
@@ -164,13 +182,16 @@ fn headline(c: &Change, style: LineStyle) -> String {
             }
             if o.shape == n.shape {
                 if let (Some(a), Some(b)) = (stats(old), stats(new)) {
-                    if style == LineStyle::Array {
+                    if style == LineStyle::Matlab {
+                        parts.push(format!("var={}", c.path));
+                    }
+                    if style != LineStyle::Model {
                         parts.push(format!("shape={}", format_shape(&o.shape)));
                     }
                     parts.push(format!("mean={}->{}", opt(a.mean), opt(b.mean)));
                     parts.push(format!("std={}->{}", opt(a.std), opt(b.std)));
-                    if style == LineStyle::Array && o.dtype == n.dtype {
-                        parts.push(format!("dtype={}", o.dtype));
+                    if style != LineStyle::Model && o.dtype == n.dtype {
+                        parts.push(format!("dtype={}", style.dtype(o.dtype)));
                     }
                     if a.nan + b.nan > 0 {
                         parts.push(format!("nan={}->{}", a.nan, b.nan));
@@ -188,7 +209,10 @@ fn headline(c: &Change, style: LineStyle) -> String {
             }
         }
         (Some(t), None) | (None, Some(t)) if c.old.is_none() || c.new.is_none() => {
-            parts.push(describe_tensor(t));
+            if style == LineStyle::Matlab {
+                parts.push(format!("var={}", c.path));
+            }
+            parts.push(describe_tensor(t, style));
         }
         _ => parts.push(match (&c.old, &c.new) {
             (Some(o), Some(n)) => format!("{} -> {}", side_text(o), side_text(n)),
@@ -204,12 +228,12 @@ fn headline(c: &Change, style: LineStyle) -> String {
 }
 
 /// `shape=[100], dtype=float32, elements=100, size=0.39KB`
-fn describe_tensor(t: &TensorSide) -> String {
+fn describe_tensor(t: &TensorSide, style: LineStyle) -> String {
     let numel: u64 = t.shape.iter().product();
     format!(
         "shape={}, dtype={}, elements={}, size={}",
         format_shape(&t.shape),
-        t.dtype,
+        style.dtype(t.dtype),
         numel,
         size(t.bytes)
     )
@@ -217,7 +241,7 @@ fn describe_tensor(t: &TensorSide) -> String {
 
 fn side_text(s: &Side) -> String {
     match s {
-        Side::Tensor(t) => format!("tensor({})", describe_tensor(t)),
+        Side::Tensor(t) => format!("tensor({})", describe_tensor(t, LineStyle::Model)),
         Side::Value { value } => scalar_text(value),
     }
 }

@@ -11,6 +11,7 @@ use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::tensor::Buffer;
 
+pub mod matlab;
 pub mod numpy;
 pub mod pytorch;
 pub mod safetensors;
@@ -42,6 +43,7 @@ pub static READERS: &[&dyn Reader] = &[
     &pytorch::PytorchReader,
     &numpy::NpyReader,
     &numpy::NpzReader,
+    &matlab::MatReader,
 ];
 
 /// The names `--format` accepts.

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::formats::{map_file, Reader};
-use crate::tensor::{ByteSource, DType, Tensor};
+use crate::tensor::{fortran_strides, ByteSource, DType, Tensor};
 use crate::value::{Map, Value};
 
 /// The six magic bytes of every `.npy` file.
@@ -215,12 +215,8 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
     };
     let mut t = Tensor::dense(dtype, shape.clone(), source);
     t.big_endian = order == '>' && size > 1;
-    if fortran && shape.len() > 1 {
-        let mut strides = vec![1u64; shape.len()];
-        for d in 1..shape.len() {
-            strides[d] = strides[d - 1] * shape[d - 1];
-        }
-        t.strides = Some(strides);
+    if fortran {
+        t.strides = fortran_strides(&shape);
     }
     Ok(Value::Tensor(t))
 }

@@ -256,12 +256,8 @@ fn numpy_value(o: &Object) -> Option<Value> {
             }
             let mut t = Tensor::dense(dtype, shape.clone(), ByteSource::owned(raw));
             t.big_endian = big_endian && dtype.bits() > 8;
-            if fortran && shape.len() > 1 {
-                let mut strides = vec![1u64; shape.len()];
-                for d in 1..shape.len() {
-                    strides[d] = strides[d - 1] * shape[d - 1];
-                }
-                t.strides = Some(strides);
+            if fortran {
+                t.strides = crate::tensor::fortran_strides(&shape);
             }
             Some(Value::Tensor(t))
         }
