@@ -234,6 +234,9 @@ fn split_descr(descr: &str) -> std::result::Result<(char, char, u64), String> {
         .chars()
         .next()
         .ok_or_else(|| format!("npy descr '{descr}' has no type"))?;
+    if !kind.is_ascii_alphabetic() {
+        return Err(format!("npy descr '{descr}' has no type letter"));
+    }
     let size: u64 = if kind == 'O' {
         8
     } else {
@@ -509,5 +512,8 @@ mod tests {
         assert_eq!(split_descr(">i2").unwrap(), ('>', 'i', 2));
         assert_eq!(split_descr("|b1").unwrap(), ('<', 'b', 1));
         assert_eq!(split_descr("<U7").unwrap(), ('<', 'U', 7));
+        // Found by the fuzzer: a non-ASCII type letter used to split a UTF-8 character.
+        assert!(split_descr("'\u{12d}2").is_err());
+        assert!(split_descr("\u{12d}2").is_err());
     }
 }
