@@ -72,6 +72,27 @@ pub fn numpy(data: &[u8]) {
     }
 }
 
+/// Parses `data` as a MAT file (level 5, else level 4) and computes everything over it.
+pub fn matlab(data: &[u8]) {
+    let path = Path::new(FUZZ_PATH);
+    let source = crate::tensor::ByteSource::owned(data.to_vec());
+    let parsed = if crate::formats::matlab::v5::sniff(data).is_some() {
+        crate::formats::matlab::v5::parse(&source)
+    } else {
+        crate::formats::matlab::v4::parse(&source)
+    };
+    if let Ok(root) = parsed {
+        exercise(Artifact {
+            path: path.to_path_buf(),
+            format: "matlab",
+            file_size: data.len() as u64,
+            files: vec![path.to_path_buf()],
+            root: Value::Map(root),
+            findings: Vec::new(),
+        });
+    }
+}
+
 fn exercise(a: Artifact) {
     let _ = inspect::inspect(&a, None);
     let opts = Options {

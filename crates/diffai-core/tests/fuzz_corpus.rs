@@ -31,3 +31,8 @@ fn pytorch_corpus() {
 fn numpy_corpus() {
     replay("numpy", diffai_core::fuzzing::numpy);
 }
+
+#[test]
+fn matlab_corpus() {
+    replay("matlab", diffai_core::fuzzing::matlab);
+}
