@@ -82,13 +82,15 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
                     source: inflated.clone(),
                     big,
                 };
-                let (el, _) = inner.element(0)?;
-                if el.ty != MI_MATRIX {
-                    continue;
-                }
+                let el = inner.compressed_content()?;
                 inner.matrix(&el.data, 0)?
             }
-            _ => continue, // other top-level elements carry no variables
+            t => {
+                return Err(format!(
+                    "unexpected MAT data element type {t} at offset {}: variables are miMATRIX or miCOMPRESSED",
+                    pos - 8
+                ))
+            }
         };
         root.insert(name, value);
     }
@@ -158,6 +160,30 @@ impl Reader<'_> {
             size.div_ceil(8) * 8
         };
         Ok((Element { ty: first, data }, start.saturating_add(padded)))
+    }
+
+    /// The one matrix element an inflated miCOMPRESSED stream holds. Octave declares 4 bytes too
+    /// many for objects with short class names; MATLAB, scipy and Octave read such streams, so
+    /// a declared size that overruns the stream by less than one 8-byte unit is taken as the
+    /// stream's end.
+    fn compressed_content(&self) -> Result<Element, String> {
+        let ty = self.u32_at(0)?;
+        if ty != MI_MATRIX {
+            return Err(format!(
+                "a compressed variable holds data type {ty}, not a matrix"
+            ));
+        }
+        let declared = self.u32_at(4)? as usize;
+        let available = self.data.len().saturating_sub(8);
+        let len = if declared > available && declared - available < 8 {
+            available
+        } else {
+            declared
+        };
+        let data = self
+            .slice(8, len)
+            .ok_or("a compressed variable declares more bytes than its stream holds")?;
+        Ok(Element { ty, data })
     }
 
     fn slice(&self, at: usize, len: usize) -> Option<ByteSource> {
