@@ -1,6 +1,6 @@
 //! One input as read: where it came from, which format, and its value tree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::value::Value;
 
@@ -17,4 +17,24 @@ pub struct Artifact {
     pub root: Value,
     /// Security findings met while reading (a pickle naming code that Python would run).
     pub findings: Vec<String>,
+}
+
+impl Artifact {
+    /// An artifact read from one file.
+    pub fn from_file(
+        path: &Path,
+        format: &'static str,
+        file_size: u64,
+        root: Value,
+        findings: Vec<String>,
+    ) -> Artifact {
+        Artifact {
+            path: path.to_path_buf(),
+            format,
+            file_size,
+            files: vec![path.to_path_buf()],
+            root,
+            findings,
+        }
+    }
 }

@@ -19,14 +19,13 @@ pub fn safetensors(data: &[u8]) {
     let Ok(root) = safetensors::parse(path, &data.to_vec().into()) else {
         return;
     };
-    exercise(Artifact {
-        path: path.to_path_buf(),
-        format: "safetensors",
-        file_size: data.len() as u64,
-        files: vec![path.to_path_buf()],
-        root: Value::Map(root),
-        findings: Vec::new(),
-    });
+    exercise(Artifact::from_file(
+        path,
+        "safetensors",
+        data.len() as u64,
+        Value::Map(root),
+        Vec::new(),
+    ));
 }
 
 /// Parses `data` as a PyTorch file (zip, legacy or plain pickle) and computes everything over it.
@@ -36,14 +35,13 @@ pub fn pytorch(data: &[u8]) {
     else {
         return;
     };
-    exercise(Artifact {
-        path: path.to_path_buf(),
+    exercise(Artifact::from_file(
+        path,
         format,
-        file_size: data.len() as u64,
-        files: vec![path.to_path_buf()],
+        data.len() as u64,
         root,
         findings,
-    });
+    ));
 }
 
 /// Parses `data` as a `.npy` file, and as an `.npz` archive, computing everything over each.
@@ -61,14 +59,13 @@ pub fn numpy(data: &[u8]) {
         roots.push(("npz", Value::Map(m)));
     }
     for (format, root) in roots {
-        exercise(Artifact {
-            path: path.to_path_buf(),
+        exercise(Artifact::from_file(
+            path,
             format,
-            file_size: data.len() as u64,
-            files: vec![path.to_path_buf()],
+            data.len() as u64,
             root,
-            findings: Vec::new(),
-        });
+            Vec::new(),
+        ));
     }
 }
 
@@ -82,14 +79,13 @@ pub fn matlab(data: &[u8]) {
         crate::formats::matlab::v4::parse(&source)
     };
     if let Ok(root) = parsed {
-        exercise(Artifact {
-            path: path.to_path_buf(),
-            format: "matlab",
-            file_size: data.len() as u64,
-            files: vec![path.to_path_buf()],
-            root: Value::Map(root),
-            findings: Vec::new(),
-        });
+        exercise(Artifact::from_file(
+            path,
+            "matlab",
+            data.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ));
     }
 }
 

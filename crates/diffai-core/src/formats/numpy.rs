@@ -45,14 +45,13 @@ impl Reader for NpyReader {
         // files pair up (the product documents show `~ data: shape=[1000, 256], …`).
         let mut root = Map::new();
         root.push(ARRAY_KEY.into(), value);
-        Ok(Artifact {
-            path: path.to_path_buf(),
-            format: self.name(),
-            file_size: buf.len() as u64,
-            files: vec![path.to_path_buf()],
-            root: Value::Map(root),
-            findings: Vec::new(),
-        })
+        Ok(Artifact::from_file(
+            path,
+            self.name(),
+            buf.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ))
     }
 }
 
@@ -77,14 +76,13 @@ impl Reader for NpzReader {
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
         let root = parse_npz(&buf).map_err(|m| Error::file(path, m))?;
-        Ok(Artifact {
-            path: path.to_path_buf(),
-            format: self.name(),
-            file_size: buf.len() as u64,
-            files: vec![path.to_path_buf()],
-            root: Value::Map(root),
-            findings: Vec::new(),
-        })
+        Ok(Artifact::from_file(
+            path,
+            self.name(),
+            buf.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ))
     }
 }
 

@@ -43,14 +43,13 @@ impl Reader for SafetensorsReader {
     fn read(&self, path: &Path) -> Result<Artifact> {
         let map = map_file(path)?;
         let root = parse(path, &map)?;
-        Ok(Artifact {
-            path: path.to_path_buf(),
-            format: self.name(),
-            file_size: map.len() as u64,
-            files: vec![path.to_path_buf()],
-            root: Value::Map(root),
-            findings: Vec::new(),
-        })
+        Ok(Artifact::from_file(
+            path,
+            self.name(),
+            map.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ))
     }
 }
 

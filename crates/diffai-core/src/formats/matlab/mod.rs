@@ -51,14 +51,13 @@ impl Reader for MatReader {
             (v4::parse(&whole), "matlab-v4")
         };
         let root = root.map_err(|m| Error::file(path, m))?;
-        Ok(Artifact {
-            path: path.to_path_buf(),
+        Ok(Artifact::from_file(
+            path,
             format,
-            file_size: buf.len() as u64,
-            files: vec![path.to_path_buf()],
-            root: Value::Map(root),
-            findings: Vec::new(),
-        })
+            buf.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ))
     }
 }
 

@@ -44,14 +44,13 @@ impl Reader for PytorchReader {
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
         let (root, findings, format) = read_bytes(&buf).map_err(|m| Error::file(path, m))?;
-        Ok(Artifact {
-            path: path.to_path_buf(),
+        Ok(Artifact::from_file(
+            path,
             format,
-            file_size: buf.len() as u64,
-            files: vec![path.to_path_buf()],
+            buf.len() as u64,
             root,
             findings,
-        })
+        ))
     }
 }
 
