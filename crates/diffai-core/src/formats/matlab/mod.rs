@@ -213,10 +213,18 @@ fn encode(dtype: DType, re: &[f64], im: Option<&[f64]>) -> Vec<u8> {
     out
 }
 
-/// A char array: one string for a row or column, else its rows (data is column-major).
-pub fn char_value(text: &str, shape: &[u64]) -> Value {
+/// A char array: one string for a row or column, else its rows (data is column-major). The
+/// characters must be as many as the dimensions say.
+pub fn char_value(text: &str, shape: &[u64]) -> std::result::Result<Value, String> {
     let chars: Vec<char> = text.chars().collect();
-    match shape {
+    let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    if numel != Some(chars.len() as u64) {
+        return Err(format!(
+            "a char array of dimensions {shape:?} holds {} characters",
+            chars.len()
+        ));
+    }
+    Ok(match shape {
         [rows, cols] if *rows > 1 && *cols > 1 => {
             let (rows, cols) = (*rows as usize, *cols as usize);
             Value::List(
@@ -228,7 +236,7 @@ pub fn char_value(text: &str, shape: &[u64]) -> Value {
             )
         }
         _ => Value::Str(chars.into_iter().collect()),
-    }
+    })
 }
 
 /// Something listed with its class and shape but not decoded.

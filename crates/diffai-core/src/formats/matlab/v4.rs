@@ -95,7 +95,7 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
                     .iter()
                     .map(|&c| char::from_u32(c as u32).unwrap_or('\u{FFFD}'))
                     .collect();
-                char_value(&text, &shape)
+                char_value(&text, &shape)?
             }
             _ => sparse(&part(0), rows, cols, numel)?,
         };

@@ -313,7 +313,7 @@ impl Reader<'_> {
                     .map(|e| self.text(e))
                     .transpose()?
                     .unwrap_or_default();
-                super::char_value(&text, &shape)
+                super::char_value(&text, &shape)?
             }
             5 => self.sparse(rest, &shape, complex, logical)?,
             6..=15 => {
