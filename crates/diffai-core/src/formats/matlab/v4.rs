@@ -131,14 +131,21 @@ fn sparse(p: &Numeric, rows: u64, cols: u64, numel: u64) -> Result<crate::value:
         return Err("MAT v4 sparse dimensions are not counts".into());
     }
     let (m, k) = (m as u64, k as u64);
-    // Triplets are sorted by column: build compressed columns.
+    if m.checked_mul(k).is_none_or(|e| e > super::MAX_SPARSE_DENSE) {
+        return Ok(super::opaque("sparse", &[m, k]));
+    }
+    // Triplets are sorted by column: build compressed columns from 1-based indices.
+    let index = |x: f64, limit: u64| -> Result<i64, String> {
+        if x.fract() == 0.0 && x >= 1.0 && x <= limit as f64 {
+            Ok(x as i64 - 1)
+        } else {
+            Err(format!("MAT v4 sparse index {x} is outside 1..={limit}"))
+        }
+    };
     let mut jc = vec![0i64; k as usize + 1];
     let mut ir = Vec::with_capacity(n - 1);
     for i in 0..n - 1 {
-        let (r, c) = (ri[i] as i64 - 1, ci[i] as i64 - 1);
-        if c < 0 || c as u64 >= k {
-            return Err("MAT v4 sparse column index out of range".into());
-        }
+        let (r, c) = (index(ri[i], m)?, index(ci[i], k)?);
         jc[c as usize + 1] += 1;
         ir.push(r);
     }
