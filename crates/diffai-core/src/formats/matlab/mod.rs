@@ -266,7 +266,7 @@ pub fn sparse_value(
     logical: bool,
 ) -> std::result::Result<Value, String> {
     let numel = rows.checked_mul(cols).ok_or("sparse dimensions overflow")?;
-    if numel > MAX_SPARSE_DENSE {
+    if numel > MAX_SPARSE_DENSE || rows > MAX_SPARSE_DENSE || cols > MAX_SPARSE_DENSE {
         return Ok(opaque("sparse", &[rows, cols]));
     }
     if jc.len() as u64 != cols + 1 {

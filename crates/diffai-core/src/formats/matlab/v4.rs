@@ -131,7 +131,8 @@ fn sparse(p: &Numeric, rows: u64, cols: u64, numel: u64) -> Result<crate::value:
         return Err("MAT v4 sparse dimensions are not counts".into());
     }
     let (m, k) = (m as u64, k as u64);
-    if m.checked_mul(k).is_none_or(|e| e > super::MAX_SPARSE_DENSE) {
+    let limit = super::MAX_SPARSE_DENSE;
+    if m > limit || k > limit || m.checked_mul(k).is_none_or(|e| e > limit) {
         return Ok(super::opaque("sparse", &[m, k]));
     }
     // Triplets are sorted by column: build compressed columns from 1-based indices.
