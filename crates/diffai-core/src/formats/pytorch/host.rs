@@ -25,8 +25,8 @@ pub struct Quantized {
 
 /// How storages are found: by key, in a zip record or a legacy file's storage section.
 pub trait StorageSource {
-    /// The bytes of storage `key`, which holds `numel` elements of `dtype`.
-    fn storage(&mut self, key: &str, dtype: DType, numel: u64) -> Result<ByteSource, String>;
+    /// The bytes of storage `key` (the caller checks they are enough for the storage's size).
+    fn storage(&mut self, key: &str) -> Result<ByteSource, String>;
 }
 
 pub struct TorchHost<'a> {
@@ -151,7 +151,14 @@ impl Host for TorchHost<'_> {
         let root = match self.storages.get(&key) {
             Some(s) => s.clone(),
             None => {
-                let source = self.source.storage(&key, dtype, numel)?;
+                let source = self.source.storage(&key)?;
+                let needed = dtype.bytes_for(numel).ok_or("storage size overflows")?;
+                if (source.len() as u64) < needed {
+                    return Err(format!(
+                        "storage '{key}' holds {} bytes but {numel} elements of {dtype} need {needed}",
+                        source.len()
+                    ));
+                }
                 let storage = Rc::new(Storage { dtype, source });
                 self.storages.insert(key, storage.clone());
                 storage

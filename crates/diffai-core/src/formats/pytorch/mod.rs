@@ -87,7 +87,7 @@ fn evaluate(
 struct NoStorages;
 
 impl StorageSource for NoStorages {
-    fn storage(&mut self, key: &str, _: DType, _: u64) -> std::result::Result<ByteSource, String> {
+    fn storage(&mut self, key: &str) -> std::result::Result<ByteSource, String> {
         Err(format!(
             "pickle refers to storage '{key}' but is not inside a torch archive"
         ))
@@ -108,27 +108,14 @@ impl ZipStorages {
 }
 
 impl StorageSource for ZipStorages {
-    fn storage(
-        &mut self,
-        key: &str,
-        dtype: DType,
-        numel: u64,
-    ) -> std::result::Result<ByteSource, String> {
+    fn storage(&mut self, key: &str) -> std::result::Result<ByteSource, String> {
         if key.contains('/') || key.contains("..") {
             return Err(format!("storage key '{key}' is not a plain name"));
         }
         let name = format!("{}{}/{key}", self.prefix, self.dir);
-        let source = self.record(&name)?.ok_or_else(|| {
+        self.record(&name)?.ok_or_else(|| {
             format!("storage '{key}' is missing from the archive (no record {name})")
-        })?;
-        let needed = dtype.bytes_for(numel).ok_or("storage size overflows")?;
-        if (source.len() as u64) < needed {
-            return Err(format!(
-                "storage '{key}' holds {} bytes but {numel} elements of {dtype} need {needed}",
-                source.len()
-            ));
-        }
-        Ok(source)
+        })
     }
 }
 
@@ -178,25 +165,11 @@ struct LegacyStorages {
 }
 
 impl StorageSource for LegacyStorages {
-    fn storage(
-        &mut self,
-        key: &str,
-        dtype: DType,
-        numel: u64,
-    ) -> std::result::Result<ByteSource, String> {
-        let source = self
-            .ranges
+    fn storage(&mut self, key: &str) -> std::result::Result<ByteSource, String> {
+        self.ranges
             .get(key)
             .cloned()
-            .ok_or_else(|| format!("storage '{key}' is not among the file's storages"))?;
-        let needed = dtype.bytes_for(numel).ok_or("storage size overflows")?;
-        if (source.len() as u64) < needed {
-            return Err(format!(
-                "storage '{key}' holds {} bytes but needs {needed}",
-                source.len()
-            ));
-        }
-        Ok(source)
+            .ok_or_else(|| format!("storage '{key}' is not among the file's storages"))
     }
 }
 
