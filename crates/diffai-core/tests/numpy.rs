@@ -138,7 +138,6 @@ fn layouts_and_headers_read_as_the_same_array() {
 fn undecoded_arrays_say_why() {
     for (file, needle) in [
         ("object.npy", "object arrays"),
-        ("structured.npy", "structured"),
         ("longdouble.npy", "long double"),
     ] {
         let a = formats::read(&fx(file), None).unwrap();
@@ -155,6 +154,38 @@ fn undecoded_arrays_say_why() {
     let leaves = a.root.leaves();
     assert_eq!(leaves.len(), 6);
     assert!(leaves.iter().all(|(_, v)| matches!(v, Value::Str(_))));
+}
+
+/// Structured arrays become a map of their fields (values as numpy reads them:
+/// x = [0.5, -1.25, 3.0, nan, 0.001], y = [1, -2, 2147483647, 0, -2147483648]).
+#[test]
+fn structured_arrays_are_maps_of_fields() {
+    let a = formats::read(&fx("structured.npy"), None).unwrap();
+    let inspection = inspect::inspect(&a, None);
+    let stats = |p: &str| match &inspection
+        .entries
+        .iter()
+        .find(|e| e.path == p)
+        .unwrap()
+        .side
+    {
+        Side::Tensor(t) => (
+            t.dtype,
+            t.shape.clone(),
+            t.stats.as_ref().unwrap().0.clone(),
+        ),
+        _ => panic!("{p}: not a tensor"),
+    };
+    let (dtype, shape, x) = stats("data.x");
+    assert_eq!((dtype, shape), ("float64", vec![5]));
+    assert_eq!((x.min, x.max, x.nan), (Some(-1.25), Some(3.0), 1));
+    assert!((x.mean.unwrap() - (0.5 - 1.25 + 3.0 + 0.001) / 4.0).abs() < 1e-15);
+    let (dtype, _, y) = stats("data.y");
+    assert_eq!(dtype, "int32");
+    assert_eq!(
+        (y.min, y.max, y.zero),
+        (Some(-2147483648.0), Some(2147483647.0), 1)
+    );
 }
 
 #[test]

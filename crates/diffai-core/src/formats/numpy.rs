@@ -169,8 +169,27 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
         .ok_or("npy shape has more elements than can be addressed")?;
     let data_len = (buf.len() - data_start.min(buf.len())) as u64;
     let Literal::Str(descr) = descr else {
-        return Ok(fallback("structured dtypes are not decoded yet", &shape));
+        let data = buf.get(data_start..).unwrap_or_default();
+        return structured(descr, data, &shape, numel, fortran);
     };
+    let rest = src
+        .slice(data_start as u64, data_len)
+        .ok_or("npy data out of range")?;
+    simple_array(descr, rest, &shape, fortran)
+}
+
+/// An array of one simple dtype (`'<f8'`, `'|b1'`, `'<U7'`…) whose elements start `data`.
+fn simple_array(
+    descr: &str,
+    data: ByteSource,
+    shape: &[u64],
+    fortran: bool,
+) -> std::result::Result<Value, String> {
+    let numel = shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .ok_or("npy shape has more elements than can be addressed")?;
+    let data_len = data.len() as u64;
     let (order, kind, count) = split_descr(descr)?;
     // Item size in bytes: `U` counts UTF-32 characters.
     let size = if kind == 'U' {
@@ -181,7 +200,7 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
     if kind == 'O' {
         return Ok(fallback(
             "object arrays hold pickled Python objects, which are not decoded",
-            &shape,
+            shape,
         ));
     }
     let bytes = numel.checked_mul(size).ok_or("npy array size overflows")?;
@@ -190,16 +209,14 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
             "truncated .npy file: {numel} elements of '{descr}' need {bytes} bytes but {data_len} follow the header"
         ));
     }
-    let source = src
-        .slice(data_start as u64, bytes)
-        .ok_or("npy data out of range")?;
+    let source = data.slice(0, bytes).ok_or("npy data out of range")?;
     if kind == 'U' || kind == 'S' {
         return Ok(text(
             source.bytes(),
             kind,
             size as usize,
             order == '>',
-            &shape,
+            shape,
             numel,
         ));
     }
@@ -209,14 +226,118 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
     });
     let dtype = match dtype {
         Ok(d) => d,
-        Err(reason) => return Ok(fallback(&reason, &shape)),
+        Err(reason) => return Ok(fallback(&reason, shape)),
     };
-    let mut t = Tensor::dense(dtype, shape.clone(), source);
+    let mut t = Tensor::dense(dtype, shape.to_vec(), source);
     t.big_endian = order == '>' && size > 1;
     if fortran {
-        t.strides = fortran_strides(&shape);
+        t.strides = fortran_strides(shape);
     }
     Ok(Value::Tensor(t))
+}
+
+/// One field of a structured dtype: name, simple type, sub-array shape, byte offset, byte size.
+struct Field {
+    name: String,
+    descr: String,
+    subshape: Vec<u64>,
+    offset: usize,
+    size: usize,
+}
+
+/// A structured array (`[('x', '<f8'), ('y', '<i4', (2,))]`) as a map of its fields, each an
+/// array of the record shape (plus the field's sub-array shape). Fields are gathered out of the
+/// records into their own buffers; padding fields (empty names) are skipped; nested structured
+/// fields are listed as not decoded.
+fn structured(
+    descr: &Literal,
+    data: &[u8],
+    shape: &[u64],
+    numel: u64,
+    fortran: bool,
+) -> std::result::Result<Value, String> {
+    let Literal::List(items) = descr else {
+        return Err("npy descr is neither a type string nor a list of fields".into());
+    };
+    let mut fields = Vec::new();
+    let mut offset = 0usize;
+    for item in items {
+        let Literal::Tuple(parts) = item else {
+            return Err("npy structured field is not a tuple".into());
+        };
+        let (name, ty, sub) = match parts.as_slice() {
+            [Literal::Str(n), Literal::Str(t)] => (n.clone(), t, Vec::new()),
+            [Literal::Str(n), Literal::Str(t), Literal::Tuple(dims)] => {
+                let dims = dims
+                    .iter()
+                    .map(|d| match d {
+                        Literal::Int(i) if *i >= 0 => Ok(*i as u64),
+                        _ => Err("npy field shape is not non-negative integers".to_string()),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                (n.clone(), t, dims)
+            }
+            _ => {
+                return Ok(fallback(
+                    "structured dtypes with nested or titled fields are not decoded",
+                    shape,
+                ))
+            }
+        };
+        let (_, kind, count) = split_descr(ty)?;
+        let item = if kind == 'U' {
+            count.saturating_mul(4)
+        } else {
+            count
+        };
+        let elems: u64 = sub
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .ok_or("npy field shape overflows")?;
+        let size = item
+            .checked_mul(elems)
+            .filter(|&s| s <= u32::MAX as u64)
+            .ok_or("npy field too large")? as usize;
+        fields.push(Field {
+            name,
+            descr: ty.clone(),
+            subshape: sub,
+            offset,
+            size,
+        });
+        offset = offset
+            .checked_add(size)
+            .ok_or("npy record size overflows")?;
+    }
+    let record = offset;
+    let needed = numel
+        .checked_mul(record as u64)
+        .ok_or("npy array size overflows")?;
+    if needed > data.len() as u64 {
+        return Err(format!(
+            "truncated .npy file: {numel} records of {record} bytes need {needed} bytes but {} follow the header",
+            data.len()
+        ));
+    }
+    let mut m = Map::new();
+    for f in fields.iter().filter(|f| !f.name.is_empty()) {
+        let mut bytes = Vec::with_capacity(numel as usize * f.size);
+        for r in 0..numel as usize {
+            let at = r * record + f.offset;
+            bytes.extend_from_slice(&data[at..at + f.size]);
+        }
+        let mut field_shape = shape.to_vec();
+        field_shape.extend(&f.subshape);
+        // The field alone is a plain npy array: header-less, so parse it by its descr.
+        let value = simple_array(
+            &f.descr,
+            ByteSource::owned(bytes),
+            &field_shape,
+            fortran && f.subshape.is_empty(),
+        )?;
+        m.insert(f.name.clone(), value);
+    }
+    Ok(Value::Map(m))
 }
 
 /// `'<f8'` → ('<', 'f', 8). `'|'` (not applicable) reads as little-endian.
