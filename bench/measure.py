@@ -2,10 +2,12 @@
 """Measures diffai against `cat` and the Python baselines and prints the table (see README.md).
 
     python3 bench/measure.py [--bin target/release/diffai] [--data bench/data] [--runs 5]
-                             [--only f32,bf16,pt,tiny]
+                             [--only f32,bf16,pt,npy,tiny]
 
-Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors, and DATA/f32 also
-with old.pt and new.pt, the same weights saved by torch (bench/run.sh builds and generates them).
+Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors, DATA/f32 also
+with old.pt and new.pt, the same weights saved by torch, DATA/npy with old.npy and new.npy and
+the same arrays as old.safetensors and new.safetensors, and DATA/npz with old.npz and new.npz
+(bench/run.sh builds and generates them).
 Each pair's files are first evicted and read back once (see reset_page_cache); every timed command
 then runs once to warm up, and the best of --runs runs is kept, counting only runs that no other
 process on the machine competed with.
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -33,6 +36,8 @@ THREAD_SPEEDUP_MIN = 1.8
 # at most, torch baseline / diffai on .pt at least.
 PT_RATIO_MAX = 1.2
 TORCH_BASELINE_RATIO_MIN = 10.0
+# The .npy pair against the same array as single-tensor safetensors: diffai's time ratio at most.
+NPY_RATIO_MAX = 1.1
 PRIVATE_MIB_MAX = 64.0
 TINY_MS_MAX = 10.0
 # A timed run counts only if other processes used at most this many cores meanwhile.
@@ -180,6 +185,38 @@ def tiny_files_ms(diffai, runs, budget=60.0):
         time.sleep(1.0)
 
 
+def npz_array_bytes(path):
+    """Bytes of the arrays in an .npz (shape x item size from each member's .npy header), that
+    is, what its members inflate to without their headers."""
+    import numpy as np
+
+    total = 0
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = (np.lib.format.read_array_header_1_0 if major == 1
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(f)
+                count = 1
+                for d in shape:
+                    count *= d
+                total += count * dtype.itemsize
+    return total
+
+
+# Inflates every member of the archives given as arguments, as numpy's np.load(...)[name] does
+# (zipfile, one thread), discarding the bytes: the floor for reading a compressed .npz.
+INFLATE_SCRIPT = """import sys, zipfile
+for path in sys.argv[1:]:
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            z.read(name)
+"""
+
+
 def json_report(cmd):
     """diffai's parsed JSON report of one run of cmd (which must include -o json)."""
     done = subprocess.run(cmd, stdout=subprocess.PIPE)
@@ -240,12 +277,13 @@ def main():
     ap.add_argument("--baseline-runs", type=int, default=3, help="timed runs of the baseline")
     ap.add_argument("--mem-runs", type=int, default=3, help="sampled runs (max kept)")
     ap.add_argument("--tiny-runs", type=int, default=20)
-    ap.add_argument("--only", default="f32,bf16,pt,tiny",
-                    help="comma-separated sections to measure (default: all of f32,bf16,pt,tiny)")
+    ap.add_argument("--only", default="f32,bf16,pt,npy,tiny",
+                    help="comma-separated sections to measure (default: all of "
+                         "f32,bf16,pt,npy,tiny)")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    if not only <= {"f32", "bf16", "pt", "tiny"}:
-        sys.exit(f"measure: --only takes f32, bf16, pt, tiny, not {args.only}")
+    if not only <= {"f32", "bf16", "pt", "npy", "tiny"}:
+        sys.exit(f"measure: --only takes f32, bf16, pt, npy, tiny, not {args.only}")
 
     # A private copy, so that a concurrent `cargo build` cannot swap the binary mid-measurement.
     bindir = tempfile.mkdtemp(prefix="diffai-bench-")
@@ -355,6 +393,72 @@ def main():
         row("pt", f"peak private (RssAnon, max of {args.mem_runs})", f"{anon:.1f} MiB",
             f"<= {PRIVATE_MIB_MAX:.0f} MiB", anon <= PRIVATE_MIB_MAX)
         row("pt", "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
+
+    if "npy" in only:
+        # One big float32 matrix as .npy, against the same matrix as single-tensor safetensors
+        # (tensor `data`, the name diffai gives a .npy array): the same work. All four files get
+        # the same page-cache reset and both series run right after it, as for the .pt pair.
+        np_old = os.path.join(args.data, "npy", "old.npy")
+        np_new = os.path.join(args.data, "npy", "new.npy")
+        st_old = os.path.join(args.data, "npy", "old.safetensors")
+        st_new = os.path.join(args.data, "npy", "new.safetensors")
+        size = os.path.getsize(np_old) + os.path.getsize(np_new)
+        diffai_np = [binary, np_old, np_new, "-o", "json"]
+        diffai_st = [binary, st_old, st_new, "-o", "json"]
+        row("npy", "old.npy + new.npy size (one f32 matrix each)", f"{size / 1e9:.3f} GB")
+        reset_page_cache([np_old, np_new, st_old, st_new])
+        share = min(pmd_mapped_share(p) for p in (np_old, np_new, st_old, st_new))
+        row("npy", "page cache mapped in 2 MiB pages (.npy and .safetensors)",
+            f"{100 * share:.0f} %")
+
+        on_np = best_of(diffai_np, args.runs)
+        on_st = best_of(diffai_st, args.runs)
+        ratio = on_np[0] / on_st[0]
+        row("npy", "diffai -o json on .npy", secs(on_np))
+        row("npy", "diffai -o json on .safetensors", secs(on_st))
+        row("npy", "diffai .npy / .safetensors", f"{ratio:.2f}{flag(on_np, on_st)}",
+            f"<= {NPY_RATIO_MAX}", ratio <= NPY_RATIO_MAX)
+        row("npy", "diffai throughput on .npy", f"{size / on_np[0] / 1e9:.2f} GB/s")
+        reports = [comparable(json_report(c)) for c in (diffai_np, diffai_st)]
+        diff = first_difference(*reports)
+        same = ("yes, bit for bit" if first_difference(*reports, rel=0.0) is None
+                else "yes, within 1e-12" if diff is None else f"no ({diff})")
+        row("npy", "same diff as on .safetensors", same, "same", diff is None)
+
+        samples = [peak_memory(diffai_np) for _ in range(args.mem_runs)]
+        anon = max(s[0] for s in samples)
+        rss = max(s[1] for s in samples)
+        row("npy", f"peak private (RssAnon, max of {args.mem_runs})", f"{anon:.1f} MiB",
+            f"<= {PRIVATE_MIB_MAX:.0f} MiB", anon <= PRIVATE_MIB_MAX)
+        row("npy", "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
+
+        # np.savez_compressed pair: diffai inflates each member whole into memory (not streamed
+        # yet), so its memory grows with the arrays; reported without a target.
+        z_old = os.path.join(args.data, "npz", "old.npz")
+        z_new = os.path.join(args.data, "npz", "new.npz")
+        packed = os.path.getsize(z_old) + os.path.getsize(z_new)
+        arrays = npz_array_bytes(z_old) + npz_array_bytes(z_new)
+        diffai_z = [binary, z_old, z_new, "-o", "json"]
+        row("npz", "old.npz + new.npz size (np.savez_compressed)", f"{packed / 1e6:.0f} MB")
+        row("npz", "their arrays uncompressed", f"{arrays / 1e6:.0f} MB")
+        reset_page_cache([z_old, z_new])
+        share = min(pmd_mapped_share(p) for p in (z_old, z_new))
+        row("npz", "page cache mapped in 2 MiB pages", f"{100 * share:.0f} %")
+
+        on_z = best_of(diffai_z, args.runs)
+        inflate = best_of([sys.executable, "-c", INFLATE_SCRIPT, z_old, z_new], args.runs)
+        row("npz", "diffai -o json on .npz", secs(on_z))
+        row("npz", "diffai throughput, uncompressed arrays", f"{arrays / on_z[0] / 1e6:.0f} MB/s")
+        row("npz", "diffai throughput, compressed files", f"{packed / on_z[0] / 1e6:.0f} MB/s")
+        row("npz", "python zipfile: inflate every member", secs(inflate))
+        row("npz", "diffai / inflate", f"{on_z[0] / inflate[0]:.2f}{flag(on_z, inflate)}")
+
+        samples = [peak_memory(diffai_z) for _ in range(args.mem_runs)]
+        anon = max(s[0] for s in samples)
+        rss = max(s[1] for s in samples)
+        row("npz", f"peak private (RssAnon, max of {args.mem_runs}; inflated whole)",
+            f"{anon:.1f} MiB (arrays: {arrays / 2**20:.0f} MiB)", "none yet")
+        row("npz", "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
 
     if "tiny" in only:
         ms, tool, contended = tiny_files_ms(binary, args.tiny_runs)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds diffai (release), generates the f32 and bf16 benchmark pairs (and the f32 pair as .pt)
-# if missing, and prints the benchmark table (see bench/README.md). Extra arguments go to
-# bench/measure.py, e.g. --runs 3 or --only pt.
+# Builds diffai (release), generates the f32 and bf16 benchmark pairs (and the f32 weights as .pt,
+# .npy and .npz) if missing, and prints the benchmark table (see bench/README.md). Extra arguments
+# go to bench/measure.py, e.g. --runs 3 or --only pt,npy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,15 @@ done
 for side in old new; do
     if [[ ! bench/data/f32/$side.pt -nt bench/data/f32/$side.safetensors ]]; then
         python3 bench/to_pt.py bench/data/f32
+        break
+    fi
+done
+# The f32 weights again as one .npy matrix per side (with the same matrix as safetensors) and a
+# compressed .npz subset, redone when any is missing or older than the f32 pair.
+for f in npy/old.npy npy/new.npy npy/old.safetensors npy/new.safetensors npz/old.npz npz/new.npz; do
+    if [[ ! bench/data/$f -nt bench/data/f32/old.safetensors || \
+          ! bench/data/$f -nt bench/data/f32/new.safetensors ]]; then
+        python3 bench/to_npy.py --src bench/data/f32 --out bench/data
         break
     fi
 done
