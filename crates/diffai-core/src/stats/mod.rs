@@ -570,11 +570,6 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
     }
 }
 
-/// Whether a dtype's elements can be decoded by this kernel.
-pub fn decodable(dtype: DType) -> bool {
-    dtype.undecodable_reason().is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
