@@ -74,7 +74,7 @@ pub fn detect(path: &Path, forced: Option<&str>) -> Result<&'static dyn Reader> 
             .ok_or_else(|| {
                 Error::file(
                     path,
-                    "is a directory that holds no sharded model index (compare directories with --recursive)",
+                    "is a directory that holds no sharded model index (comparing whole directories, --recursive, is not implemented yet)",
                 )
             });
     }
