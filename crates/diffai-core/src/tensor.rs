@@ -168,6 +168,16 @@ impl ByteSource {
         })
     }
 
+    /// All of a buffer.
+    pub fn whole(buffer: Buffer) -> ByteSource {
+        let len = buffer.len();
+        ByteSource {
+            buffer,
+            offset: 0,
+            len,
+        }
+    }
+
     /// All of `bytes`, owned.
     pub fn owned(bytes: Vec<u8>) -> ByteSource {
         let len = bytes.len();

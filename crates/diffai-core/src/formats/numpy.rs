@@ -39,7 +39,7 @@ impl Reader for NpyReader {
 
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
-        let whole = ByteSource::new(buf.clone(), 0, buf.len()).expect("the whole buffer");
+        let whole = ByteSource::whole(buf.clone());
         let value = parse(&whole).map_err(|m| Error::file(path, m))?;
         // A .npy holds one unnamed array: it is `data` whatever the file is called, so two
         // files pair up (the product documents show `~ data: shape=[1000, 256], …`).

@@ -39,7 +39,7 @@ impl Reader for MatReader {
 
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
-        let whole = ByteSource::new(buf.clone(), 0, buf.len()).expect("the whole buffer");
+        let whole = ByteSource::whole(buf.clone());
         let (root, format) = if buf.get(512..520) == Some(HDF5_MAGIC) {
             return Err(Error::file(
                 path,
