@@ -2,6 +2,7 @@
 //! exits: the `diffai` binary does that.
 
 pub mod artifact;
+pub mod deflated;
 pub mod diff;
 pub mod error;
 pub mod formats;

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use memmap2::Mmap;
+
+use crate::deflated::Deflated;
 use serde::Serialize;
 
 /// Every element type diffai knows, named the way numpy/torch name them.
@@ -149,12 +151,21 @@ impl From<Vec<u8>> for Buffer {
     }
 }
 
-/// Where a tensor's bytes live: a range of a [`Buffer`], zero copy.
+/// Where a tensor's bytes live: a range of a [`Buffer`] (zero copy), or a range of what a
+/// deflate stream inflates to ([`Deflated`], read window by window).
 #[derive(Clone)]
 pub struct ByteSource {
-    buffer: Buffer,
-    offset: usize,
-    len: usize,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Range {
+        buffer: Buffer,
+        offset: usize,
+        len: usize,
+    },
+    Deflated(Arc<Deflated>),
 }
 
 impl ByteSource {
@@ -162,9 +173,11 @@ impl ByteSource {
     pub fn new(buffer: Buffer, offset: usize, len: usize) -> Option<ByteSource> {
         let end = offset.checked_add(len)?;
         (end <= buffer.len()).then_some(ByteSource {
-            buffer,
-            offset,
-            len,
+            repr: Repr::Range {
+                buffer,
+                offset,
+                len,
+            },
         })
     }
 
@@ -172,45 +185,115 @@ impl ByteSource {
     pub fn whole(buffer: Buffer) -> ByteSource {
         let len = buffer.len();
         ByteSource {
-            buffer,
-            offset: 0,
-            len,
+            repr: Repr::Range {
+                buffer,
+                offset: 0,
+                len,
+            },
         }
     }
 
     /// All of `bytes`, owned.
     pub fn owned(bytes: Vec<u8>) -> ByteSource {
-        let len = bytes.len();
+        ByteSource::whole(bytes.into())
+    }
+
+    /// Bytes inside a compressed stream.
+    pub fn deflated(d: Deflated) -> ByteSource {
         ByteSource {
-            buffer: bytes.into(),
-            offset: 0,
-            len,
+            repr: Repr::Deflated(Arc::new(d)),
         }
     }
 
+    /// The compressed stream these bytes come from, if they are compressed.
+    pub fn as_deflated(&self) -> Option<&Deflated> {
+        match &self.repr {
+            Repr::Deflated(d) => Some(d),
+            Repr::Range { .. } => None,
+        }
+    }
+
+    /// All the bytes. A compressed source is inflated whole on first use and kept, so code
+    /// that reads large tensors goes through [`ByteSource::windows`] instead.
     pub fn bytes(&self) -> &[u8] {
-        &self.buffer[self.offset..self.offset + self.len]
+        match &self.repr {
+            Repr::Range {
+                buffer,
+                offset,
+                len,
+            } => &buffer[*offset..*offset + *len],
+            Repr::Deflated(d) => d.whole(),
+        }
     }
 
     /// The sub-range `start..start + len` of these bytes; `None` if it does not fit.
     pub fn slice(&self, start: u64, len: u64) -> Option<ByteSource> {
         let end = start.checked_add(len)?;
-        if end > self.len as u64 {
+        if end > self.len() as u64 {
             return None;
         }
-        Some(ByteSource {
-            buffer: self.buffer.clone(),
-            offset: self.offset + start as usize,
-            len: len as usize,
-        })
+        let repr = match &self.repr {
+            Repr::Range { buffer, offset, .. } => Repr::Range {
+                buffer: buffer.clone(),
+                offset: offset + start as usize,
+                len: len as usize,
+            },
+            Repr::Deflated(d) => Repr::Deflated(Arc::new(d.slice(start, len))),
+        };
+        Some(ByteSource { repr })
+    }
+
+    /// The bytes in successive windows of `window` bytes (the last may be shorter): slices of
+    /// the buffer, or freshly inflated memory for a compressed source.
+    pub fn windows(&self, window: usize) -> SourceWindows<'_> {
+        match &self.repr {
+            Repr::Range { .. } => SourceWindows::Range {
+                source: self,
+                at: 0,
+                window: window.max(1),
+            },
+            Repr::Deflated(d) => SourceWindows::Deflated(d.windows(window)),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        match &self.repr {
+            Repr::Range { len, .. } => *len,
+            Repr::Deflated(d) => d.len() as usize,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+}
+
+/// See [`ByteSource::windows`].
+pub enum SourceWindows<'a> {
+    Range {
+        source: &'a ByteSource,
+        at: usize,
+        window: usize,
+    },
+    Deflated(crate::deflated::Windows<'a>),
+}
+
+impl SourceWindows<'_> {
+    /// The next window; `Ok(None)` at the end. Only a compressed source can fail (its file
+    /// changed since it was read).
+    pub fn next_window(&mut self) -> Result<Option<ByteSource>, String> {
+        match self {
+            SourceWindows::Range { source, at, window } => {
+                let len = (*window).min(source.len() - *at);
+                if len == 0 {
+                    return Ok(None);
+                }
+                let w = source.slice(*at as u64, len as u64);
+                *at += len;
+                Ok(w)
+            }
+            SourceWindows::Deflated(w) => w.next_window(),
+        }
     }
 }
 

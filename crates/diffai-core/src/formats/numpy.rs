@@ -56,8 +56,8 @@ impl Reader for NpyReader {
 }
 
 /// NumPy `.npz`: a zip archive of `.npy` members, one array per name. Stored members (`np.savez`)
-/// are read zero-copy; compressed ones (`np.savez_compressed`) are inflated into memory, up to
-/// [`MAX_INFLATED_BYTES`](crate::formats::zipfile::MAX_INFLATED_BYTES) per member.
+/// are read zero-copy; compressed ones (`np.savez_compressed`) are streamed (see
+/// [`ZipRecords::record`](crate::formats::zipfile::ZipRecords::record)).
 pub struct NpzReader;
 
 impl Reader for NpzReader {
@@ -105,7 +105,11 @@ pub fn parse_npz(buf: &crate::tensor::Buffer) -> std::result::Result<Map, String
 
 /// One `.npy` array from its bytes (a whole file, or an `.npz` member).
 pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
-    let buf = src.bytes();
+    // The header lies within the first bytes; a compressed member inflates only those here.
+    let head = src
+        .slice(0, src.len().min(12 + MAX_HEADER_BYTES) as u64)
+        .expect("a prefix fits");
+    let buf = head.bytes();
     if !buf.starts_with(MAGIC) {
         return Err("not a .npy file (no \\x93NUMPY magic)".into());
     }
@@ -167,9 +171,9 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
         .iter()
         .try_fold(1u64, |a, &d| a.checked_mul(d))
         .ok_or("npy shape has more elements than can be addressed")?;
-    let data_len = (buf.len() - data_start.min(buf.len())) as u64;
+    let data_len = (src.len() - data_start.min(src.len())) as u64;
     let Literal::Str(descr) = descr else {
-        let data = buf.get(data_start..).unwrap_or_default();
+        let data = src.bytes().get(data_start..).unwrap_or_default();
         return structured(descr, data, &shape, numel, fortran);
     };
     let rest = src

@@ -1,14 +1,16 @@
 //! Zip archives as torch checkpoints and `.npz` files use them: stored records are sliced
-//! zero-copy from the memory map; a deflated record is inflated into memory, up to a limit.
+//! zero-copy from the memory map; a small deflated record is inflated into memory, a large one is
+//! checked once and then read by inflating it again window by window ([`Deflated`]).
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
+use crate::deflated::{Deflated, Framing};
 use crate::tensor::{Buffer, ByteSource};
 
-/// Largest record inflated into memory. torch stores records uncompressed and `np.savez` too;
-/// compressed ones (`np.savez_compressed`, a re-zip) are inflated whole, so this caps what a
-/// hostile archive can make diffai allocate.
-pub const MAX_INFLATED_BYTES: u64 = 4 << 30;
+/// Largest deflated record inflated whole into memory (16 MiB): below it, keeping the bytes
+/// costs little and saves inflating them again for every pass; above it, memory stays bounded
+/// by reading the record as a stream.
+pub const INFLATE_WHOLE_BYTES: u64 = 16 << 20;
 
 pub struct ZipRecords {
     archive: zip::ZipArchive<Cursor<Buffer>>,
@@ -55,22 +57,29 @@ impl ZipRecords {
                 .map(Some)
                 .ok_or_else(|| format!("zip record {name} runs past the end of the file"));
         }
-        drop(raw);
-        let mut file = self
-            .archive
-            .by_index(index)
-            .map_err(|e| format!("zip record {name}: {e}"))?;
-        if file.size() > MAX_INFLATED_BYTES {
+        let (size, crc) = (raw.size(), raw.crc32());
+        if raw.compression() != zip::CompressionMethod::Deflated {
             return Err(format!(
-                "zip record {name} inflates to {} bytes, over the limit of {MAX_INFLATED_BYTES}",
-                file.size()
+                "zip record {name} is compressed with {:?}, which diffai does not read",
+                raw.compression()
             ));
         }
-        let mut out = Vec::new();
-        (&mut file)
-            .take(MAX_INFLATED_BYTES)
-            .read_to_end(&mut out)
+        let start = raw
+            .data_start()
+            .ok_or_else(|| format!("zip record {name}: no data offset"))?;
+        let compressed = ByteSource::new(
+            self.buf.clone(),
+            start as usize,
+            raw.compressed_size() as usize,
+        )
+        .ok_or_else(|| format!("zip record {name} runs past the end of the file"))?;
+        drop(raw);
+        let deflated = Deflated::check(compressed, Framing::Raw, Some(size), Some(crc))
             .map_err(|e| format!("zip record {name}: {e}"))?;
-        Ok(Some(ByteSource::owned(out)))
+        let source = ByteSource::deflated(deflated);
+        if size <= INFLATE_WHOLE_BYTES {
+            return Ok(Some(ByteSource::owned(source.bytes().to_vec())));
+        }
+        Ok(Some(source))
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::tensor::{dense_strides, DType, Tensor};
+use crate::tensor::{dense_strides, ByteSource, DType, Tensor};
 pub use kernel::Tolerance;
 use kernel::{pair_block_complex, pair_masked, side_block, side_masked, PairAcc, SideAcc, BLOCK};
 
@@ -138,6 +138,19 @@ impl ChunkAcc {
 
 /// Runs every job, in parallel over fixed chunks of all of them, and returns outcomes in order.
 pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec<Outcome> {
+    // Jobs whose elements pair up position for position in storage order are read in storage
+    // order (a column-major array is not gathered element by element into C order).
+    let flat: Vec<Vec<Tensor>> = jobs.iter().map(flatten).collect();
+    let jobs: Vec<Job> = jobs
+        .iter()
+        .zip(&flat)
+        .map(|(job, flat)| match (job, flat.as_slice()) {
+            (Job::Single(_), [t]) => Job::Single(t),
+            (Job::Pair(..), [o, n]) => Job::Pair(o, n),
+            _ => *job,
+        })
+        .collect();
+    let jobs = jobs.as_slice();
     let unsupported: Vec<Option<String>> = jobs.iter().map(|j| unsupported_reason(j)).collect();
     if let Some(p) = progress {
         let bytes: u64 = jobs
@@ -170,8 +183,14 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
         }
         batch.clear();
     };
+    let mut unsupported = unsupported;
+    let mut streamed_acc = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         if unsupported[j].is_some() {
+            continue;
+        }
+        if !flat[j].is_empty() && job_tensors(job).any(|t| t.source.as_deflated().is_some()) {
+            streamed_acc.push((j, streamed(job, tol, progress)));
             continue;
         }
         let numel = job_numel(job);
@@ -189,6 +208,12 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
         }
     }
     run_batch(&mut batch);
+    for (j, result) in streamed_acc {
+        match result {
+            Ok(acc) => merged[j] = acc,
+            Err(e) => unsupported[j] = Some(e),
+        }
+    }
     jobs.iter()
         .zip(merged)
         .zip(unsupported)
@@ -212,14 +237,30 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
             && o.shape == n.shape
             && o.strides == n.strides
             && o.big_endian == n.big_endian
-            && o.bytes().len() == n.bytes().len()
+            && o.source.len() == n.source.len()
     };
+    let mut out: Vec<bool> = pairs.iter().map(|(o, n)| comparable(o, n)).collect();
+    let compressed = |i: usize| {
+        let (o, n) = pairs[i];
+        o.source.as_deflated().is_some() || n.source.as_deflated().is_some()
+    };
+    // Compressed pairs are compared window by window (their own parallelism is across pairs).
+    let streamed: Vec<usize> = (0..pairs.len())
+        .filter(|&i| out[i] && compressed(i))
+        .collect();
+    let results: Vec<bool> = streamed
+        .par_iter()
+        .map(|&i| same_stream(pairs[i].0, pairs[i].1, progress))
+        .collect();
+    for (&i, same) in streamed.iter().zip(results) {
+        out[i] = same;
+    }
     let mut items = Vec::new();
     for (i, (o, n)) in pairs.iter().enumerate() {
-        if !comparable(o, n) {
+        if !comparable(o, n) || compressed(i) {
             continue;
         }
-        let len = o.bytes().len();
+        let len = o.source.len();
         let mut start = 0;
         while start < len {
             let end = (start + IDENTITY_CHUNK_BYTES).min(len);
@@ -242,11 +283,173 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
             eq
         })
         .collect();
-    let mut out: Vec<bool> = pairs.iter().map(|(o, n)| comparable(o, n)).collect();
     for (&(i, _, _), eq) in items.iter().zip(same) {
         out[i] &= eq;
     }
     out
+}
+
+/// Whether two tensors of which at least one is compressed hold the same bytes: at once when
+/// they are the same part of the same compressed bytes, else by inflating both window by window
+/// up to the first difference.
+fn same_stream(o: &Tensor, n: &Tensor, progress: Option<&Progress>) -> bool {
+    if let (Some(a), Some(b)) = (o.source.as_deflated(), n.source.as_deflated()) {
+        if a.same_stream(b) {
+            return true;
+        }
+    }
+    let len = o.source.len() as u64;
+    if let Some(p) = progress {
+        p.total.fetch_add(2 * len, Ordering::Relaxed);
+    }
+    let (mut wo, mut wn) = (
+        o.source.windows(IDENTITY_CHUNK_BYTES),
+        n.source.windows(IDENTITY_CHUNK_BYTES),
+    );
+    loop {
+        let (a, b) = rayon::join(|| wo.next_window(), || wn.next_window());
+        match (a, b) {
+            (Ok(Some(a)), Ok(Some(b))) => {
+                if let Some(p) = progress {
+                    p.add_done(2 * a.len() as u64);
+                }
+                if a.bytes() != b.bytes() {
+                    return false;
+                }
+            }
+            (Ok(None), Ok(None)) => return true,
+            // A stream that fails now changed on disk since it was read: not the same.
+            _ => return false,
+        }
+    }
+}
+
+/// Elements per window when a job reads a compressed tensor: 16 chunks, at most 16 MiB of
+/// complex128 per side in memory at once.
+const WINDOW_ELEMS: u64 = 16 * CHUNK_ELEMS;
+
+/// A job over compressed tensors: windows inflated in order (the next pair of windows while the
+/// current one is computed), each window's chunks in parallel, merged in order — the same chunk
+/// boundaries and merge order as an uncompressed tensor, so the same bits.
+fn streamed(job: &Job, tol: Tolerance, progress: Option<&Progress>) -> Result<ChunkAcc, String> {
+    let tensors: Vec<&Tensor> = job_tensors(job).collect();
+    let window_bytes = |t: &Tensor| (WINDOW_ELEMS * t.dtype.bits() / 8) as usize;
+    let mut readers: Vec<_> = tensors
+        .iter()
+        .map(|t| t.source.windows(window_bytes(t)))
+        .collect();
+    let numel = job_numel(job);
+    let next =
+        |readers: &mut Vec<crate::tensor::SourceWindows>| -> Result<Vec<ByteSource>, String> {
+            let got: Vec<_> = readers.par_iter_mut().map(|r| r.next_window()).collect();
+            got.into_iter()
+                .map(|w| w?.ok_or_else(|| "compressed data ended early".to_string()))
+                .collect()
+        };
+    let mut acc = ChunkAcc::default();
+    let mut start = 0;
+    let mut current = if numel > 0 {
+        Some(next(&mut readers)?)
+    } else {
+        None
+    };
+    while let Some(windows) = current.take() {
+        let end = (start + WINDOW_ELEMS).min(numel);
+        let part: Vec<Tensor> = tensors
+            .iter()
+            .zip(windows)
+            .map(|(t, w)| Tensor {
+                shape: vec![end - start],
+                source: w,
+                ..(*t).clone()
+            })
+            .collect();
+        let window_job = match part.as_slice() {
+            [t] => Job::Single(t),
+            [o, n] => Job::Pair(o, n),
+            _ => unreachable!("a job has one or two tensors"),
+        };
+        let (following, results) = rayon::join(
+            || (end < numel).then(|| next(&mut readers)).transpose(),
+            || {
+                let chunks: Vec<(u64, u64)> = (0..end - start)
+                    .step_by(CHUNK_ELEMS as usize)
+                    .map(|s| (s, (s + CHUNK_ELEMS).min(end - start)))
+                    .collect();
+                chunks
+                    .par_iter()
+                    .map(|&(s, e)| {
+                        let acc = chunk(&window_job, s, e, tol);
+                        if let Some(p) = progress {
+                            p.add_done(chunk_bytes(&window_job, s, e));
+                        }
+                        acc
+                    })
+                    .collect::<Vec<ChunkAcc>>()
+            },
+        );
+        for r in &results {
+            acc = acc.merge(r);
+        }
+        current = following?;
+        start = end;
+    }
+    Ok(acc)
+}
+
+/// The job's tensors as flat dense vectors when its elements can be read in storage order:
+/// a tensor dense in some order of its dimensions, paired (if at all) with one of the same
+/// layout. Empty when they cannot.
+fn flatten(job: &Job) -> Vec<Tensor> {
+    let layout_free = |t: &Tensor| match &t.strides {
+        None => true,
+        Some(s) => is_dense_permutation(&t.shape, s),
+    };
+    let ok = match job {
+        Job::Single(t) => layout_free(t),
+        Job::Pair(o, n) => o.strides == n.strides && o.shape == n.shape && layout_free(o),
+    };
+    if !ok {
+        return Vec::new();
+    }
+    job_tensors(job)
+        .map(|t| Tensor {
+            shape: vec![t.numel()],
+            strides: None,
+            ..t.clone()
+        })
+        .collect()
+}
+
+/// Whether element `strides` lay `shape` out densely, dimensions in some order (C order,
+/// column-major, any permutation).
+fn is_dense_permutation(shape: &[u64], strides: &[u64]) -> bool {
+    let mut dims: Vec<(u64, u64)> = shape
+        .iter()
+        .zip(strides)
+        .filter(|(&d, _)| d != 1)
+        .map(|(&d, &s)| (s, d))
+        .collect();
+    dims.sort_unstable();
+    let mut expect = 1u64;
+    for (s, d) in dims {
+        if s != expect {
+            return false;
+        }
+        expect = match expect.checked_mul(d) {
+            Some(e) => e,
+            None => return false,
+        };
+    }
+    true
+}
+
+fn job_tensors<'a>(job: &Job<'a>) -> impl Iterator<Item = &'a Tensor> {
+    let (a, b) = match *job {
+        Job::Single(t) => (t, None),
+        Job::Pair(o, n) => (o, Some(n)),
+    };
+    std::iter::once(a).chain(b)
 }
 
 fn unsupported_reason(job: &Job) -> Option<String> {
