@@ -233,3 +233,10 @@ fn malformed_files_are_clear_errors() {
         assert!(!err.contains('\n'));
     }
 }
+
+/// Large compressed variables are streamed, with the numbers the same bytes give from memory.
+#[test]
+fn large_compressed_variables_stream_with_the_same_numbers() {
+    let streamed = common::streams_like_memory(&fx("stream_old_v7.mat"), &fx("stream_new_v7.mat"));
+    assert_eq!(streamed, 2, "big and wide");
+}

@@ -222,42 +222,6 @@ fn malformed_files_are_clear_errors() {
 /// the numbers the same bytes give from memory (same chunks, same merge order).
 #[test]
 fn large_compressed_members_stream_with_the_same_numbers() {
-    use diffai_core::stats::{self, Job};
-    use diffai_core::tensor::{ByteSource, Tensor};
-    let tensors = |file: &str| -> Vec<(String, Tensor)> {
-        let a = formats::read(&fx(file), None).unwrap_or_else(|e| panic!("{e}"));
-        a.root
-            .tensors()
-            .into_iter()
-            .map(|(p, t)| (p, t.clone()))
-            .collect()
-    };
-    let (old, new) = (tensors("stream_old.npz"), tensors("stream_new.npz"));
-    assert_eq!(old.len(), 2);
-    // The same tensor with its bytes inflated into memory.
-    let in_memory = |t: &Tensor| Tensor {
-        source: ByteSource::owned(t.source.bytes().to_vec()),
-        ..t.clone()
-    };
-    for ((name, o), (_, n)) in old.iter().zip(&new) {
-        assert!(o.source.as_deflated().is_some(), "{name} is not streamed");
-        assert!(n.source.as_deflated().is_some(), "{name} is not streamed");
-        let (om, nm) = (in_memory(o), in_memory(n));
-        let streamed = stats::compute(
-            &[Job::Pair(o, n), Job::Single(o), Job::Pair(o, &nm)],
-            Default::default(),
-            None,
-        );
-        let memory = stats::compute(
-            &[Job::Pair(&om, &nm), Job::Single(&om), Job::Pair(&om, &nm)],
-            Default::default(),
-            None,
-        );
-        assert_eq!(streamed, memory, "{name}");
-        assert_eq!(
-            stats::identical(&[(o, n), (o, &om), (o, o), (&om, n)], None),
-            vec![false, true, true, false],
-            "{name}"
-        );
-    }
+    let streamed = common::streams_like_memory(&fx("stream_old.npz"), &fx("stream_new.npz"));
+    assert_eq!(streamed, 2);
 }

@@ -156,3 +156,51 @@ pub fn stats_of(side: &Option<Side>) -> Option<&SideStats> {
         _ => None,
     }
 }
+
+/// Checks every compressed (streamed) tensor of two files: its statistics, alone and paired with
+/// the other file's tensor of the same path, equal bit for bit those of the same bytes inflated
+/// into memory, and byte identity agrees. Returns how many tensor pairs were streamed.
+pub fn streams_like_memory(old: &Path, new: &Path) -> usize {
+    use diffai_core::formats;
+    use diffai_core::stats::{self, Job};
+    use diffai_core::tensor::{ByteSource, Tensor};
+    let tensors = |file: &Path| -> Vec<(String, Tensor)> {
+        let a = formats::read(file, None).unwrap_or_else(|e| panic!("{e}"));
+        a.root
+            .tensors()
+            .into_iter()
+            .map(|(p, t)| (p, t.clone()))
+            .collect()
+    };
+    let (old, new) = (tensors(old), tensors(new));
+    let in_memory = |t: &Tensor| Tensor {
+        source: ByteSource::owned(t.source.bytes().to_vec()),
+        ..t.clone()
+    };
+    let mut streamed = 0;
+    for (name, o) in &old {
+        let Some((_, n)) = new.iter().find(|(p, _)| p == name) else {
+            continue;
+        };
+        if o.source.as_deflated().is_none() || n.source.as_deflated().is_none() {
+            continue;
+        }
+        streamed += 1;
+        let (om, nm) = (in_memory(o), in_memory(n));
+        let from_stream = stats::compute(
+            &[Job::Pair(o, n), Job::Single(o), Job::Pair(o, &nm)],
+            Default::default(),
+            None,
+        );
+        let from_memory = stats::compute(
+            &[Job::Pair(&om, &nm), Job::Single(&om), Job::Pair(&om, &nm)],
+            Default::default(),
+            None,
+        );
+        assert_eq!(from_stream, from_memory, "{name}");
+        let same = stats::identical(&[(o, n), (o, &om), (o, o), (&om, n)], None);
+        let differ = om.source.bytes() != nm.source.bytes();
+        assert_eq!(same, vec![!differ, true, true, !differ], "{name}");
+    }
+    streamed
+}

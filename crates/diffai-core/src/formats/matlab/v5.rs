@@ -1,9 +1,14 @@
 //! MAT-file level 5 (MATLAB v5/v6/v7, Octave `-v6`/`-v7`): a 128-byte header, then data
 //! elements; `miMATRIX` elements are variables, `miCOMPRESSED` ones zlib streams holding one.
+//!
+//! A compressed variable is checked (inflated once) when the file is read. A large numeric one
+//! stored in its own class is then left compressed and streamed whenever its values are read;
+//! any other is inflated into memory.
 
-use std::io::Read;
+use std::borrow::Cow;
 
 use super::{class_value, Class, Numeric};
+use crate::deflated::{Deflated, Framing};
 use crate::tensor::{ByteSource, DType};
 use crate::value::{Map, Value};
 
@@ -14,6 +19,12 @@ const MAX_DEPTH: usize = 256;
 /// Largest miCOMPRESSED element inflated into memory: a hostile stream cannot make diffai
 /// allocate beyond this.
 const MAX_INFLATED_BYTES: u64 = 4 << 30;
+/// Compressed variables up to this size (16 MiB inflated) are inflated whole: cheap to keep, and
+/// their sub-elements are then read at any offset; larger numeric ones are streamed.
+const INFLATE_WHOLE_BYTES: u64 = 16 << 20;
+/// Bytes inflated up front from a streamed variable to read its tags, flags, dimensions and name
+/// (a name is at most a few KiB; anything past this is read by inflating up to it).
+const HEAD_BYTES: u64 = 64 << 10;
 
 // Data types (MAT-File Format, table 1-1).
 const MI_INT8: u32 = 1;
@@ -44,10 +55,12 @@ pub fn sniff(head: &[u8]) -> Option<bool> {
     }
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
-    /// The bytes data elements are sliced from (zero copy for uncompressed files).
+struct Reader {
+    /// The bytes data elements are sliced from (zero copy for uncompressed files; a compressed
+    /// stream for a streamed variable).
     source: ByteSource,
+    /// The first bytes of `source` in memory: all of them unless `source` is compressed.
+    head: ByteSource,
     big: bool,
 }
 
@@ -58,17 +71,13 @@ struct Element {
 }
 
 pub fn parse(source: &ByteSource) -> Result<Map, String> {
-    let data = source.bytes();
-    let big = sniff(data).ok_or("not a level-5 MAT file (no IM/MI endian indicator)")?;
+    let big = sniff(source.bytes()).ok_or("not a level-5 MAT file (no IM/MI endian indicator)")?;
     let mut root = Map::new();
     let mut pos = HEADER_BYTES;
-    let r = Reader {
-        data,
-        source: source.clone(),
-        big,
-    };
-    while pos < data.len() {
-        if data.len() - pos < 8 {
+    let r = Reader::new(source.clone(), big);
+    let len = source.len();
+    while pos < len {
+        if len - pos < 8 {
             break; // trailing padding
         }
         let (el, next) = r.element(pos)?;
@@ -76,12 +85,7 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
         let (name, value) = match el.ty {
             MI_MATRIX => r.matrix(&el.data, 0)?,
             MI_COMPRESSED => {
-                let inflated = inflate(el.data.bytes())?;
-                let inner = Reader {
-                    data: inflated.bytes(),
-                    source: inflated.clone(),
-                    big,
-                };
+                let inner = Reader::new(inflate(&el.data, big)?, big);
                 let el = inner.compressed_content()?;
                 inner.matrix(&el.data, 0)?
             }
@@ -97,26 +101,58 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
     Ok(root)
 }
 
-fn inflate(compressed: &[u8]) -> Result<ByteSource, String> {
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(compressed)
-        .take(MAX_INFLATED_BYTES + 1)
-        .read_to_end(&mut out)
+/// The checked content of a miCOMPRESSED element: left compressed when it is a large real
+/// numeric matrix, else inflated into memory.
+fn inflate(compressed: &ByteSource, big: bool) -> Result<ByteSource, String> {
+    let d = Deflated::check(compressed.clone(), Framing::Zlib, None, None)
         .map_err(|e| format!("corrupt compressed variable (zlib: {e})"))?;
-    if out.len() as u64 > MAX_INFLATED_BYTES {
+    let total = d.len();
+    let stream = ByteSource::deflated(d);
+    if total > INFLATE_WHOLE_BYTES {
+        // miMATRIX tag (8 bytes), then the array-flags element (tag 8, flags 4): class in the
+        // low byte, complex bit 0x0800.
+        let head = Reader::new(stream.clone(), big);
+        let flags = head.u32_at(16)?;
+        let class = flags & 0xFF;
+        if (6..=15).contains(&class) && flags & 0x0800 == 0 {
+            return Ok(stream);
+        }
+    }
+    if total > MAX_INFLATED_BYTES {
         return Err(format!(
             "a compressed variable inflates beyond {MAX_INFLATED_BYTES} bytes"
         ));
     }
-    Ok(ByteSource::owned(out))
+    Ok(ByteSource::owned(stream.bytes().to_vec()))
 }
 
-impl Reader<'_> {
+impl Reader {
+    fn new(source: ByteSource, big: bool) -> Reader {
+        let head = match source.as_deflated() {
+            Some(_) => {
+                let n = (source.len() as u64).min(HEAD_BYTES);
+                ByteSource::owned(source.slice(0, n).expect("a prefix fits").bytes().to_vec())
+            }
+            None => source.clone(),
+        };
+        Reader { source, head, big }
+    }
+
+    /// `len` bytes at `at`: from the head in memory, or by inflating up to them.
+    fn bytes_at(&self, at: usize, len: usize) -> Option<Cow<'_, [u8]>> {
+        let end = at.checked_add(len)?;
+        if let Some(b) = self.head.bytes().get(at..end) {
+            return Some(Cow::Borrowed(b));
+        }
+        let s = self.source.slice(at as u64, len as u64)?;
+        Some(Cow::Owned(s.bytes().to_vec()))
+    }
+
     fn u32_at(&self, at: usize) -> Result<u32, String> {
         let b: [u8; 4] = self
-            .data
-            .get(at..at + 4)
+            .bytes_at(at, 4)
             .ok_or("truncated MAT file: a data element tag runs past the end")?
+            .as_ref()
             .try_into()
             .expect("4");
         Ok(if self.big {
@@ -151,7 +187,7 @@ impl Reader<'_> {
         let data = self.slice(start, size).ok_or_else(|| {
             format!(
                 "truncated or corrupt MAT file: a data element of {size} bytes at offset {pos} runs past the end ({} bytes)",
-                self.data.len()
+                self.source.len()
             )
         })?;
         let padded = if first == MI_COMPRESSED {
@@ -174,7 +210,7 @@ impl Reader<'_> {
             ));
         }
         let declared = self.u32_at(4)? as usize;
-        let available = self.data.len().saturating_sub(8);
+        let available = self.source.len().saturating_sub(8);
         let len = if declared > available && declared - available < 8 {
             available
         } else {
@@ -192,14 +228,10 @@ impl Reader<'_> {
 
     /// The sub-elements of a matrix element, in order.
     fn children(&self, m: &ByteSource) -> Result<Vec<Element>, String> {
-        let inner = Reader {
-            data: m.bytes(),
-            source: m.clone(),
-            big: self.big,
-        };
+        let inner = Reader::new(m.clone(), self.big);
         let mut out = Vec::new();
         let mut pos = 0;
-        while pos + 8 <= inner.data.len() {
+        while pos + 8 <= m.len() {
             let (el, next) = inner.element(pos)?;
             out.push(el);
             pos = next;
