@@ -2,8 +2,10 @@
 //! variable), read by inflating the stream again, window by window, whenever they are needed:
 //! memory stays bounded whatever the size of the array.
 //!
-//! The whole stream is inflated once when the file is read ([`Deflated::check`]), so a corrupt or
-//! short stream is a read error naming the file, as for any other malformed input.
+//! The whole stream is inflated once when the file is read ([`Deflated::check`],
+//! [`Deflated::checked`]), so a corrupt or short stream is a read error naming the file, as for
+//! any other malformed input; the checksum of a tensor's bytes found then tells two different
+//! tensors apart without inflating them again.
 
 use std::sync::OnceLock;
 
@@ -30,51 +32,97 @@ pub struct Deflated {
     framing: Framing,
     skip: u64,
     len: u64,
+    /// What the whole stream should inflate to, as its container announces it (zip members:
+    /// length and CRC-32); confirmed by [`Deflated::checked`].
+    announced: Option<(u64, u32)>,
+    /// CRC-32 of these `len` bytes, once checked.
+    crc: Option<u32>,
     /// The bytes inflated whole, for callers that need random access (kept once made).
     whole: OnceLock<Buffer>,
 }
 
 impl Deflated {
-    /// Inflates the whole stream once, checking that it is intact, that it is `expect_len` bytes
-    /// long and (zip members) that its CRC-32 is `expect_crc`, and returns all its bytes.
-    pub fn check(
-        compressed: ByteSource,
-        framing: Framing,
-        expect_len: Option<u64>,
-        expect_crc: Option<u32>,
-    ) -> Result<Deflated, String> {
-        let mut crc = Crc::new();
+    /// A zip member not inflated yet: `len` bytes with CRC-32 `crc`, as its directory says.
+    /// Slices of it read the bytes they need; [`Deflated::checked`] confirms the whole.
+    pub fn announced(compressed: ByteSource, framing: Framing, len: u64, crc: u32) -> Deflated {
+        Deflated {
+            compressed,
+            framing,
+            skip: 0,
+            len,
+            announced: Some((len, crc)),
+            crc: None,
+            whole: OnceLock::new(),
+        }
+    }
+
+    /// Inflates a whole stream of unknown length once, checking that it is intact, and returns
+    /// all its bytes.
+    pub fn check(compressed: ByteSource, framing: Framing) -> Result<Deflated, String> {
         let mut d = Deflated {
             compressed,
             framing,
             skip: 0,
-            len: 0,
+            len: u64::MAX,
+            announced: None,
+            crc: None,
             whole: OnceLock::new(),
         };
-        let mut stream = d.stream();
+        let (total, crc, _) = d.scan()?;
+        d.len = total;
+        d.crc = Some(crc);
+        Ok(d)
+    }
+
+    /// These bytes, after inflating the whole stream they belong to once: it must be intact,
+    /// hold them, and match what its container announced. The result knows its CRC-32, so two
+    /// checked ranges that differ are told apart without inflating them again.
+    pub fn checked(&self) -> Result<Deflated, String> {
+        let (total, whole_crc, crc) = self.scan()?;
+        if let Some((len, want)) = self.announced {
+            if total != len {
+                return Err(format!(
+                    "compressed data does not inflate to the {len} bytes announced"
+                ));
+            }
+            if whole_crc != want {
+                return Err(format!(
+                    "compressed data fails its CRC-32 check ({whole_crc:08x} instead of {want:08x})"
+                ));
+            }
+        }
+        if self.skip.saturating_add(self.len) > total {
+            return Err(format!(
+                "compressed data ends after {total} bytes, inside the array it should hold"
+            ));
+        }
+        Ok(Deflated {
+            crc: Some(crc),
+            ..self.slice(0, self.len)
+        })
+    }
+
+    /// Inflates the whole stream: its length and CRC-32, and the CRC-32 of this range. Stops
+    /// past an announced length (a hostile stream may inflate far beyond it).
+    fn scan(&self) -> Result<(u64, u32, u32), String> {
+        let (mut whole, mut range) = (Crc::new(), Crc::new());
+        let (start, end) = (self.skip, self.skip.saturating_add(self.len));
+        let limit = self.announced.map_or(u64::MAX, |(len, _)| len);
+        let mut stream = self.stream();
         let mut buf = Vec::with_capacity(STEP_BYTES);
-        let mut total = 0u64;
+        let mut at = 0u64;
         loop {
             stream.fill(&mut buf, STEP_BYTES)?;
-            crc.update(&buf);
-            total += buf.len() as u64;
-            if buf.len() < STEP_BYTES || expect_len.is_some_and(|w| total > w) {
+            whole.update(&buf);
+            let next = at + buf.len() as u64;
+            let (a, b) = (start.clamp(at, next), end.clamp(at, next));
+            range.update(&buf[(a - at) as usize..(b - at) as usize]);
+            at = next;
+            if buf.len() < STEP_BYTES || at > limit {
                 break;
             }
         }
-        if let Some(want) = expect_len.filter(|&w| w != total) {
-            return Err(format!(
-                "compressed data does not inflate to the {want} bytes announced"
-            ));
-        }
-        if let Some(want) = expect_crc.filter(|&w| w != crc.sum()) {
-            return Err(format!(
-                "compressed data fails its CRC-32 check ({:08x} instead of {want:08x})",
-                crc.sum()
-            ));
-        }
-        d.len = total;
-        Ok(d)
+        Ok((at, whole.sum(), range.sum()))
     }
 
     pub fn len(&self) -> u64 {
@@ -85,25 +133,35 @@ impl Deflated {
         self.len == 0
     }
 
-    /// A sub-range of these bytes, sharing the compressed stream (no check: the parent was
-    /// checked; no checksum).
+    /// A sub-range of these bytes, sharing the compressed stream (and what its container
+    /// announced; the range's own checksum is unknown).
     pub fn slice(&self, start: u64, len: u64) -> Deflated {
         Deflated {
             compressed: self.compressed.clone(),
             framing: self.framing,
             skip: self.skip + start,
             len,
+            announced: self.announced,
+            crc: None,
             whole: OnceLock::new(),
         }
     }
 
-    /// Whether both are the same bytes of the same compressed stream (then they are equal
-    /// without inflating anything); `false` says nothing.
-    pub fn same_stream(&self, other: &Deflated) -> bool {
-        self.framing == other.framing
+    /// `Some(false)` when their checksums differ, `Some(true)` when both are the same bytes of
+    /// the same compressed stream, `None` when only inflating them can tell.
+    pub fn known_equal(&self, other: &Deflated) -> Option<bool> {
+        if self.len != other.len {
+            return Some(false);
+        }
+        if let (Some(a), Some(b)) = (self.crc, other.crc) {
+            if a != b {
+                return Some(false);
+            }
+        }
+        let same = self.framing == other.framing
             && self.skip == other.skip
-            && self.len == other.len
-            && self.compressed.bytes() == other.compressed.bytes()
+            && self.compressed.bytes() == other.compressed.bytes();
+        same.then_some(true)
     }
 
     /// All the bytes, inflated on first use and kept: only for small tensors and layouts that
@@ -248,17 +306,17 @@ mod tests {
             .collect()
     }
 
+    fn crc(data: &[u8]) -> u32 {
+        let mut c = Crc::new();
+        c.update(data);
+        c.sum()
+    }
+
     #[test]
     fn windows_and_slices_give_the_bytes() {
         let data = data();
         for framing in [Framing::Raw, Framing::Zlib] {
-            let crc = {
-                let mut c = Crc::new();
-                c.update(&data);
-                c.sum()
-            };
-            let d = Deflated::check(compress(&data, framing), framing, Some(300_000), Some(crc))
-                .unwrap();
+            let d = Deflated::check(compress(&data, framing), framing).unwrap();
             assert_eq!(d.len(), 300_000);
             let part = d.slice(123_457, 100_003);
             let mut got = Vec::new();
@@ -273,25 +331,63 @@ mod tests {
     }
 
     #[test]
+    fn checked_ranges_know_their_checksum() {
+        let data = data();
+        let member = |d: &[u8]| {
+            Deflated::announced(compress(d, Framing::Raw), Framing::Raw, 300_000, crc(d))
+        };
+        let mut other = data.clone();
+        other[250_000] ^= 1;
+        let a = member(&data).slice(1000, 299_000).checked().unwrap();
+        let b = member(&other).slice(1000, 299_000).checked().unwrap();
+        let c = member(&data).slice(1000, 299_000).checked().unwrap();
+        assert_eq!(a.known_equal(&b), Some(false), "checksums differ");
+        assert_eq!(a.known_equal(&c), Some(true), "same stream, same range");
+        assert_eq!(a.known_equal(&a.slice(0, 299_000)), Some(true));
+        assert_eq!(
+            a.slice(0, 100).known_equal(&b.slice(0, 100)),
+            None,
+            "unchecked slices: only reading tells"
+        );
+    }
+
+    #[test]
     fn damage_is_caught_by_the_check() {
         let data = data();
         let good = compress(&data, Framing::Raw).bytes().to_vec();
-        let check = |bytes: Vec<u8>, len, crc| {
-            Deflated::check(ByteSource::owned(bytes), Framing::Raw, len, crc)
+        let announced = |bytes: Vec<u8>, len, crc| {
+            Deflated::announced(ByteSource::owned(bytes), Framing::Raw, len, crc)
+                .checked()
                 .err()
                 .unwrap_or_default()
         };
-        let short = check(good[..good.len() / 2].to_vec(), None, None);
+        let short = Deflated::check(
+            ByteSource::owned(good[..good.len() / 2].to_vec()),
+            Framing::Raw,
+        )
+        .err()
+        .unwrap_or_default();
         assert!(short.contains("truncated"), "{short}");
         let mut flipped = good.clone();
         for b in &mut flipped[good.len() / 3..good.len() / 3 + 8] {
             *b ^= 0x5a;
         }
-        let corrupt = check(flipped, Some(300_000), None);
+        let corrupt = announced(flipped, 300_000, crc(&data));
         assert!(!corrupt.is_empty(), "a damaged stream passed");
-        let length = check(good.clone(), Some(300_001), None);
+        let length = announced(good.clone(), 300_001, crc(&data));
         assert!(length.contains("300001 bytes announced"), "{length}");
-        let crc = check(good, Some(300_000), Some(7));
+        let crc = announced(good, 300_000, 7);
         assert!(crc.contains("CRC-32"), "{crc}");
+        let past = Deflated::announced(
+            compress(&data, Framing::Raw),
+            Framing::Raw,
+            300_000,
+            super::tests::crc(&data),
+        )
+        .slice(299_000, 2000)
+        .checked()
+        .err()
+        .unwrap_or_default();
+        assert!(past.contains("inside the array"), "{past}");
     }
 }

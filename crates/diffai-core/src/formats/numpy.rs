@@ -95,7 +95,7 @@ pub fn parse_npz(buf: &crate::tensor::Buffer) -> std::result::Result<Map, String
             continue;
         };
         let record = archive
-            .record(&name)?
+            .record_unchecked(&name)?
             .ok_or_else(|| format!("member {name} vanished"))?;
         let value = parse(&record).map_err(|m| format!("member {name}: {m}"))?;
         root.insert(key.to_string(), value);
@@ -172,14 +172,17 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
         .try_fold(1u64, |a, &d| a.checked_mul(d))
         .ok_or("npy shape has more elements than can be addressed")?;
     let data_len = (src.len() - data_start.min(src.len())) as u64;
-    let Literal::Str(descr) = descr else {
-        let data = src.bytes().get(data_start..).unwrap_or_default();
-        return structured(descr, data, &shape, numel, fortran);
-    };
-    let rest = src
+    let mut data = src
         .slice(data_start as u64, data_len)
         .ok_or("npy data out of range")?;
-    simple_array(descr, rest, &shape, fortran)
+    // A compressed member is checked now (inflated once), which also gives its data a checksum.
+    if let Some(d) = data.as_deflated() {
+        data = ByteSource::deflated(d.checked()?);
+    }
+    let Literal::Str(descr) = descr else {
+        return structured(descr, data.bytes(), &shape, numel, fortran);
+    };
+    simple_array(descr, data, &shape, fortran)
 }
 
 /// An array of one simple dtype (`'<f8'`, `'|b1'`, `'<U7'`…) whose elements start `data`.

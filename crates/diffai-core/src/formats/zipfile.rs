@@ -1,16 +1,11 @@
 //! Zip archives as torch checkpoints and `.npz` files use them: stored records are sliced
-//! zero-copy from the memory map; a small deflated record is inflated into memory, a large one is
-//! checked once and then read by inflating it again window by window ([`Deflated`]).
+//! zero-copy from the memory map; a deflated record is checked once and then read by inflating
+//! it again window by window ([`Deflated`]), so memory stays bounded.
 
 use std::io::Cursor;
 
 use crate::deflated::{Deflated, Framing};
 use crate::tensor::{Buffer, ByteSource};
-
-/// Largest deflated record inflated whole into memory (16 MiB): below it, keeping the bytes
-/// costs little and saves inflating them again for every pass; above it, memory stays bounded
-/// by reading the record as a stream.
-pub const INFLATE_WHOLE_BYTES: u64 = 16 << 20;
 
 pub struct ZipRecords {
     archive: zip::ZipArchive<Cursor<Buffer>>,
@@ -39,8 +34,25 @@ impl ZipRecords {
         self.archive.index_for_name(name).is_some()
     }
 
-    /// The bytes of record `name`, or `None` when there is no such record.
+    /// The bytes of record `name`, or `None` when there is no such record. A deflated record is
+    /// checked (inflated once) and then read as a stream.
     pub fn record(&mut self, name: &str) -> Result<Option<ByteSource>, String> {
+        let Some(source) = self.record_unchecked(name)? else {
+            return Ok(None);
+        };
+        match source.as_deflated() {
+            Some(d) => d
+                .checked()
+                .map(|d| Some(ByteSource::deflated(d)))
+                .map_err(|e| format!("zip record {name}: {e}")),
+            None => Ok(Some(source)),
+        }
+    }
+
+    /// Like [`ZipRecords::record`], but a deflated record is not inflated yet: the caller
+    /// reads what it needs (a header) and checks the range it keeps with
+    /// [`Deflated::checked`](crate::deflated::Deflated::checked).
+    pub fn record_unchecked(&mut self, name: &str) -> Result<Option<ByteSource>, String> {
         let Some(index) = self.archive.index_for_name(name) else {
             return Ok(None);
         };
@@ -48,38 +60,23 @@ impl ZipRecords {
             .archive
             .by_index_raw(index)
             .map_err(|e| format!("zip record {name}: {e}"))?;
-        if raw.compression() == zip::CompressionMethod::Stored {
-            let start = raw
-                .data_start()
-                .ok_or_else(|| format!("zip record {name}: no data offset"))?;
-            let len = raw.compressed_size();
-            return ByteSource::new(self.buf.clone(), start as usize, len as usize)
-                .map(Some)
-                .ok_or_else(|| format!("zip record {name} runs past the end of the file"));
-        }
-        let (size, crc) = (raw.size(), raw.crc32());
-        if raw.compression() != zip::CompressionMethod::Deflated {
-            return Err(format!(
-                "zip record {name} is compressed with {:?}, which diffai does not read",
-                raw.compression()
-            ));
-        }
         let start = raw
             .data_start()
             .ok_or_else(|| format!("zip record {name}: no data offset"))?;
-        let compressed = ByteSource::new(
+        let stored = ByteSource::new(
             self.buf.clone(),
             start as usize,
             raw.compressed_size() as usize,
         )
         .ok_or_else(|| format!("zip record {name} runs past the end of the file"))?;
-        drop(raw);
-        let deflated = Deflated::check(compressed, Framing::Raw, Some(size), Some(crc))
-            .map_err(|e| format!("zip record {name}: {e}"))?;
-        let source = ByteSource::deflated(deflated);
-        if size <= INFLATE_WHOLE_BYTES {
-            return Ok(Some(ByteSource::owned(source.bytes().to_vec())));
+        match raw.compression() {
+            zip::CompressionMethod::Stored => Ok(Some(stored)),
+            zip::CompressionMethod::Deflated => Ok(Some(ByteSource::deflated(
+                Deflated::announced(stored, Framing::Raw, raw.size(), raw.crc32()),
+            ))),
+            other => Err(format!(
+                "zip record {name} is compressed with {other:?}, which diffai does not read"
+            )),
         }
-        Ok(Some(source))
     }
 }

@@ -104,7 +104,7 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
 /// The checked content of a miCOMPRESSED element: left compressed when it is a large real
 /// numeric matrix, else inflated into memory.
 fn inflate(compressed: &ByteSource, big: bool) -> Result<ByteSource, String> {
-    let d = Deflated::check(compressed.clone(), Framing::Zlib, None, None)
+    let d = Deflated::check(compressed.clone(), Framing::Zlib)
         .map_err(|e| format!("corrupt compressed variable (zlib: {e})"))?;
     let total = d.len();
     let stream = ByteSource::deflated(d);
