@@ -63,8 +63,9 @@ fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFl
     options::init_threads(common.threads)?;
     let opts = options::diff_options(f)?;
     let out = options::output(common, f.tensor_details)?;
-    let old = select_root(read(old_path, common)?, f.old_root.as_deref())?;
-    let new = select_root(read(new_path, common)?, f.new_root.as_deref())?;
+    let (old, new) = formats::read_pair(old_path, new_path, common.format.as_deref())?;
+    let old = select_root(old, f.old_root.as_deref())?;
+    let new = select_root(new, f.new_root.as_deref())?;
 
     let progress = progress::Display::start(!f.quiet);
     let mut report = diff::diff(&old, &new, &opts, Some(progress.counter()));

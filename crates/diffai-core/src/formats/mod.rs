@@ -106,6 +106,13 @@ pub fn read(path: &Path, forced: Option<&str>) -> Result<Artifact> {
     detect(path, forced)?.read(path)
 }
 
+/// Reads two inputs at the same time (reading can inflate compressed data to check it); an
+/// error in the old one is reported first.
+pub fn read_pair(old: &Path, new: &Path, forced: Option<&str>) -> Result<(Artifact, Artifact)> {
+    let (old, new) = rayon::join(|| read(old, forced), || read(new, forced));
+    Ok((old?, new?))
+}
+
 fn read_head(path: &Path) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(|e| Error::io(path, &e))?;
     let mut head = Vec::with_capacity(SNIFF_BYTES);

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
 use crate::formats::{map_file, Reader};
@@ -89,16 +91,24 @@ impl Reader for NpzReader {
 /// Every `.npy` member of an archive, by its name without `.npy`, in archive order.
 pub fn parse_npz(buf: &crate::tensor::Buffer) -> std::result::Result<Map, String> {
     let mut archive = crate::formats::zipfile::ZipRecords::open(buf)?;
-    let mut root = Map::new();
+    let mut members = Vec::new();
     for name in archive.names() {
-        let Some(key) = name.strip_suffix(".npy") else {
-            continue;
-        };
-        let record = archive
-            .record_unchecked(&name)?
-            .ok_or_else(|| format!("member {name} vanished"))?;
-        let value = parse(&record).map_err(|m| format!("member {name}: {m}"))?;
-        root.insert(key.to_string(), value);
+        if name.ends_with(".npy") {
+            let record = archive
+                .record_unchecked(&name)?
+                .ok_or_else(|| format!("member {name} vanished"))?;
+            members.push((name, record));
+        }
+    }
+    // Parsing checks compressed members (inflates each once): in parallel.
+    let values: Vec<std::result::Result<Value, String>> = members
+        .par_iter()
+        .map(|(name, record)| parse(record).map_err(|m| format!("member {name}: {m}")))
+        .collect();
+    let mut root = Map::new();
+    for ((name, _), value) in members.iter().zip(values) {
+        let key = name.strip_suffix(".npy").expect("selected by suffix");
+        root.insert(key.to_string(), value?);
     }
     Ok(root)
 }
@@ -243,29 +253,19 @@ fn simple_array(
     Ok(Value::Tensor(t))
 }
 
-/// One field of a structured dtype: name, simple type, sub-array shape, byte offset, byte size.
+/// One field of a structured dtype: name, type (a descr string, or a nested list of fields),
+/// sub-array shape, byte offset, byte size.
 struct Field {
     name: String,
-    descr: String,
+    descr: Literal,
     subshape: Vec<u64>,
     offset: usize,
     size: usize,
 }
 
-/// A structured array (`[('x', '<f8'), ('y', '<i4', (2,))]`) as a map of its fields, each an
-/// array of the record shape (plus the field's sub-array shape). Fields are gathered out of the
-/// records into their own buffers; padding fields (empty names) are skipped; nested structured
-/// fields are listed as not decoded.
-fn structured(
-    descr: &Literal,
-    data: &[u8],
-    shape: &[u64],
-    numel: u64,
-    fortran: bool,
-) -> std::result::Result<Value, String> {
-    let Literal::List(items) = descr else {
-        return Err("npy descr is neither a type string nor a list of fields".into());
-    };
+/// The fields of a structured descr and the record size; `None` when a field has a title
+/// (`(('title', 'name'), '<f8')`), which is not decoded.
+fn fields_of(items: &[Literal]) -> std::result::Result<Option<(Vec<Field>, usize)>, String> {
     let mut fields = Vec::new();
     let mut offset = 0usize;
     for item in items {
@@ -273,8 +273,8 @@ fn structured(
             return Err("npy structured field is not a tuple".into());
         };
         let (name, ty, sub) = match parts.as_slice() {
-            [Literal::Str(n), Literal::Str(t)] => (n.clone(), t, Vec::new()),
-            [Literal::Str(n), Literal::Str(t), Literal::Tuple(dims)] => {
+            [Literal::Str(n), t] => (n.clone(), t, Vec::new()),
+            [Literal::Str(n), t, Literal::Tuple(dims)] => {
                 let dims = dims
                     .iter()
                     .map(|d| match d {
@@ -284,18 +284,22 @@ fn structured(
                     .collect::<std::result::Result<Vec<_>, _>>()?;
                 (n.clone(), t, dims)
             }
-            _ => {
-                return Ok(fallback(
-                    "structured dtypes with nested or titled fields are not decoded",
-                    shape,
-                ))
-            }
+            _ => return Ok(None),
         };
-        let (_, kind, count) = split_descr(ty)?;
-        let item = if kind == 'U' {
-            count.saturating_mul(4)
-        } else {
-            count
+        let item = match ty {
+            Literal::Str(t) => {
+                let (_, kind, count) = split_descr(t)?;
+                if kind == 'U' {
+                    count.saturating_mul(4)
+                } else {
+                    count
+                }
+            }
+            Literal::List(nested) => match fields_of(nested)? {
+                Some((_, size)) => size as u64,
+                None => return Ok(None),
+            },
+            _ => return Err(format!("npy field {name} has no type")),
         };
         let elems: u64 = sub
             .iter()
@@ -316,7 +320,29 @@ fn structured(
             .checked_add(size)
             .ok_or("npy record size overflows")?;
     }
-    let record = offset;
+    Ok(Some((fields, offset)))
+}
+
+/// A structured array (`[('x', '<f8'), ('y', '<i4', (2,))]`) as a map of its fields, each an
+/// array of the record shape (plus the field's sub-array shape); a nested structured field is a
+/// map of its own fields. Fields are gathered out of the records into their own buffers; padding
+/// fields (empty names) are skipped; titled fields are listed as not decoded.
+fn structured(
+    descr: &Literal,
+    data: &[u8],
+    shape: &[u64],
+    numel: u64,
+    fortran: bool,
+) -> std::result::Result<Value, String> {
+    let Literal::List(items) = descr else {
+        return Err("npy descr is neither a type string nor a list of fields".into());
+    };
+    let Some((fields, record)) = fields_of(items)? else {
+        return Ok(fallback(
+            "structured dtypes with titled fields are not decoded",
+            shape,
+        ));
+    };
     let needed = numel
         .checked_mul(record as u64)
         .ok_or("npy array size overflows")?;
@@ -335,13 +361,17 @@ fn structured(
         }
         let mut field_shape = shape.to_vec();
         field_shape.extend(&f.subshape);
-        // The field alone is a plain npy array: header-less, so parse it by its descr.
-        let value = simple_array(
-            &f.descr,
-            ByteSource::owned(bytes),
-            &field_shape,
-            fortran && f.subshape.is_empty(),
-        )?;
+        let field_fortran = fortran && f.subshape.is_empty();
+        let value = match &f.descr {
+            // The field alone is a plain npy array: header-less, so parse it by its descr.
+            Literal::Str(d) => {
+                simple_array(d, ByteSource::owned(bytes), &field_shape, field_fortran)?
+            }
+            nested => {
+                let count = field_shape.iter().product();
+                structured(nested, &bytes, &field_shape, count, field_fortran)?
+            }
+        };
         m.insert(f.name.clone(), value);
     }
     Ok(Value::Map(m))
