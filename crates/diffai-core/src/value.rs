@@ -1,5 +1,7 @@
 //! The value tree every reader produces and the diff engine walks.
 
+use std::collections::HashMap;
+
 use crate::tensor::Tensor;
 
 /// One node of an artifact. Maps keep insertion order.
@@ -156,11 +158,18 @@ pub fn push_index(path: &mut String, index: usize) {
     path.push(']');
 }
 
-/// An insertion-ordered map with string keys.
+/// An insertion-ordered map with string keys. Maps of [`INDEX_FROM`] entries or more also keep a
+/// hash index, so building or querying a large map (a JSON object of 100,000 keys) stays linear.
 #[derive(Debug, Clone, Default)]
 pub struct Map {
     entries: Vec<(String, Value)>,
+    /// Position of each key in `entries`; empty until the map reaches [`INDEX_FROM`] entries.
+    index: HashMap<String, usize>,
 }
+
+/// Entries from which a map keeps a hash index: below it, a scan of a few keys is as fast as
+/// hashing and costs no memory.
+pub const INDEX_FROM: usize = 16;
 
 impl Map {
     pub fn new() -> Self {
@@ -169,20 +178,43 @@ impl Map {
 
     /// Appends an entry; a repeated key replaces the earlier value in place.
     pub fn insert(&mut self, key: String, value: Value) {
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = value;
-        } else {
-            self.entries.push((key, value));
+        match self.position(&key) {
+            Some(at) => self.entries[at].1 = value,
+            None => self.push(key, value),
         }
     }
 
     /// Appends without checking for a repeated key (callers that know keys are unique).
     pub fn push(&mut self, key: String, value: Value) {
+        if !self.index.is_empty() {
+            self.index.entry(key.clone()).or_insert(self.entries.len());
+        }
         self.entries.push((key, value));
+        if self.entries.len() == INDEX_FROM {
+            self.reindex();
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|at| &self.entries[at].1)
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        if self.index.is_empty() {
+            self.entries.iter().position(|(k, _)| k == key)
+        } else {
+            self.index.get(key).copied()
+        }
+    }
+
+    /// Rebuilds the index (the first position of each key) when the map is large enough.
+    fn reindex(&mut self) {
+        self.index.clear();
+        if self.entries.len() >= INDEX_FROM {
+            for (at, (k, _)) in self.entries.iter().enumerate() {
+                self.index.entry(k.clone()).or_insert(at);
+            }
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
@@ -199,6 +231,7 @@ impl Map {
 
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &Value) -> bool) {
         self.entries.retain(|(k, v)| keep(k, v));
+        self.reindex();
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
@@ -269,6 +302,29 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_keep_order_and_replace_repeated_keys_at_any_size() {
+        for n in [3usize, INDEX_FROM - 1, INDEX_FROM, 1000] {
+            let mut m = Map::new();
+            for i in 0..n {
+                m.insert(format!("k{i}"), Value::Int(i as i128));
+            }
+            m.insert("k1".into(), Value::Int(-1));
+            assert_eq!(m.len(), n, "{n}");
+            assert!(matches!(m.get("k1"), Some(Value::Int(-1))), "{n}");
+            assert!(matches!(m.get(&format!("k{}", n - 1)), Some(Value::Int(_))));
+            assert!(m.get("absent").is_none());
+            m.retain(|k, _| k != "k0");
+            assert!(m.get("k0").is_none(), "{n}");
+            assert!(
+                matches!(m.get("k2"), Some(Value::Int(2))),
+                "{n} after retain"
+            );
+            let keys: Vec<&String> = m.iter().map(|(k, _)| k).collect();
+            assert_eq!(keys[0], "k1");
+        }
+    }
 
     #[test]
     fn natural_order_compares_numbers_by_value() {
