@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
 
@@ -32,6 +33,13 @@ pub trait Renderer: Sync {
     fn render_inspection(
         &self,
         inspection: &Inspection,
+        opts: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
+    /// Renders `--recursive`: two directories compared file by file.
+    fn render_dir(
+        &self,
+        report: &DirReport,
         opts: &RenderOptions,
         out: &mut dyn Write,
     ) -> io::Result<()>;

@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::diff::dir::{DirReport, FileStatus};
 use diffai_core::inspect::Inspection;
 use diffai_core::report::{Change, ChangeKind, Scalar, Side, TensorSide};
 use diffai_core::stats::{PairMetrics, SideStats};
@@ -63,6 +64,38 @@ impl Renderer for Text {
         Ok(())
     }
 
+    /// One line per file that differs (`~ config.yaml`, `+ new.json`, `- old.csv`,
+    /// `! bad.json: <error>`), each changed file followed by its own change lines; identical
+    /// files only with `--tensor-details`.
+    fn render_dir(
+        &self,
+        report: &DirReport,
+        opts: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        for f in &report.files {
+            if f.status == FileStatus::Identical && !opts.tensor_details {
+                continue;
+            }
+            let mut line = format!("{} {}", f.status.symbol(), f.path);
+            if let Some(e) = &f.error {
+                line.push_str(&format!(": {e}"));
+            }
+            if let Some(note) = f.note {
+                line.push_str(&format!(" ({note})"));
+            }
+            if opts.color {
+                writeln!(out, "\x1b[1m{}{line}\x1b[0m", file_color(f.status))?;
+            } else {
+                writeln!(out, "{line}")?;
+            }
+            if let Some(r) = &f.report {
+                self.render(r, opts, out)?;
+            }
+        }
+        Ok(())
+    }
+
     fn render_inspection(
         &self,
         inspection: &Inspection,
@@ -113,6 +146,17 @@ fn color(kind: ChangeKind) -> &'static str {
         ChangeKind::Changed => "\x1b[33m",
         ChangeKind::Reshaped | ChangeKind::Retyped | ChangeKind::TypeChanged => "\x1b[35m",
         ChangeKind::Unchanged => "\x1b[2m",
+    }
+}
+
+/// ANSI colour of a file's status in `--recursive` output.
+fn file_color(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Added => color(ChangeKind::Added),
+        FileStatus::Removed => color(ChangeKind::Removed),
+        FileStatus::Changed => color(ChangeKind::Changed),
+        FileStatus::Failed => "\x1b[31m",
+        FileStatus::Identical => color(ChangeKind::Unchanged),
     }
 }
 

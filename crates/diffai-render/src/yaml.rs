@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
 use serde::Serialize;
@@ -30,6 +31,15 @@ impl Renderer for Yaml {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         write(inspection, out)
+    }
+
+    fn render_dir(
+        &self,
+        report: &DirReport,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        write(report, out)
     }
 }
 

@@ -22,7 +22,7 @@ pub enum ColorWhen {
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  diffai model_v1.safetensors model_v2.safetensors\n  diffai old/ new/            (directories holding model.safetensors.index.json)\n  diffai a.safetensors b.safetensors -o json | jq .summary\n  diffai inspect model.safetensors"
+    after_help = "Examples:\n  diffai model_v1.safetensors model_v2.safetensors\n  diffai old/ new/            (directories holding model.safetensors.index.json)\n  diffai runs/a/ runs/b/ -r --include \"*.json\" --include \"*.pt\"\n  diffai a.safetensors b.safetensors -o json | jq .summary\n  diffai inspect model.safetensors"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -91,6 +91,20 @@ pub struct Common {
 /// Flags of the diff itself.
 #[derive(Debug, Args)]
 pub struct DiffFlags {
+    /// Compare two directories file by file: files pair by relative path, each pair is read with
+    /// its own format; files on one side only are listed as added (+) or removed (-).
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+
+    /// With --recursive: compare only files whose relative path matches this glob (repeatable;
+    /// `*` also matches `/`, so "*.json" matches json files at any depth).
+    #[arg(long = "include", value_name = "GLOB", requires = "recursive")]
+    pub include: Vec<String>,
+
+    /// With --recursive: skip files whose relative path matches this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB", requires = "recursive")]
+    pub exclude: Vec<String>,
+
     /// Print nothing; report only through the exit status.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,

@@ -63,6 +63,9 @@ fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFl
     options::init_threads(common.threads)?;
     let opts = options::diff_options(f)?;
     let out = options::output(common, f.tensor_details)?;
+    if f.recursive {
+        return run_dir_diff(old_path, new_path, common, f, &opts, &out);
+    }
     let (old, new) = formats::read_pair(old_path, new_path, common.format.as_deref())?;
     let old = select_root(old, f.old_root.as_deref())?;
     let new = select_root(new, f.new_root.as_deref())?;
@@ -89,6 +92,76 @@ fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFl
             brief_line(w, old_path, new_path, &report)
         } else {
             out.renderer.render(&report, &out.render, w)
+        }
+    });
+    finish_output(written, status)
+}
+
+/// `--recursive`: exit status over all pairs — 2 if any could not be compared (the report
+/// still lists every file, the failed ones with their error), else 1 if any file differs.
+fn run_dir_diff(
+    old_path: &Path,
+    new_path: &Path,
+    common: &Common,
+    f: &flags::DiffFlags,
+    opts: &diff::Options,
+    out: &options::Output,
+) -> Result<u8> {
+    let dir_opts = diff::dir::DirOptions {
+        include: f.include.clone(),
+        exclude: f.exclude.clone(),
+        format: common.format.clone(),
+    };
+    let progress = progress::Display::start(!f.quiet);
+    let mut report = diff::dir::diff_dirs(
+        old_path,
+        new_path,
+        opts,
+        &dir_opts,
+        Some(progress.counter()),
+    )?;
+    progress.finish();
+    if f.sort_by_change_magnitude {
+        for file in &mut report.files {
+            if let Some(r) = &mut file.report {
+                diff::sort_by_change_magnitude(&mut r.changes);
+            }
+        }
+    }
+    for file in &report.files {
+        if let Some(e) = &file.error {
+            eprintln!("diffai: error: {}", one_line(e));
+        }
+    }
+    let s = &report.summary;
+    let status = if s.failed > 0 {
+        EXIT_ERROR
+    } else if s.differences() > 0 {
+        EXIT_DIFFERENT
+    } else {
+        EXIT_SAME
+    };
+    if f.quiet {
+        return Ok(status);
+    }
+    let written = write_stdout(|w| {
+        if f.brief {
+            for file in &report.files {
+                let (o, n) = (old_path.join(&file.path), new_path.join(&file.path));
+                match (&file.report, file.status) {
+                    (Some(r), _) => brief_line(w, &o, &n, r)?,
+                    (None, diff::dir::FileStatus::Added) => {
+                        writeln!(w, "Only in {}: {}", new_path.display(), file.path)?
+                    }
+                    (None, diff::dir::FileStatus::Removed) => {
+                        writeln!(w, "Only in {}: {}", old_path.display(), file.path)?
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        } else {
+            out.renderer.render_dir(&report, &out.render, w)
         }
     });
     finish_output(written, status)

@@ -517,3 +517,162 @@ fn security_findings_are_reported_and_nothing_runs() {
     assert_eq!(status(&bad), 2);
     assert_eq!(stderr(&bad).lines().count(), 1);
 }
+
+/// A fresh, empty directory under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("diffai-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies fixture `from` (relative to tests/fixtures) to `to` (relative to `dir`).
+fn place(dir: &Path, to: &str, from: &str) {
+    let to = dir.join(to);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(root().join("tests/fixtures").join(from), to).unwrap();
+}
+
+/// Two trees of mixed formats, nested folders and files on one side only.
+fn two_trees(name: &str) -> (PathBuf, PathBuf) {
+    let base = scratch(name);
+    let (old, new) = (base.join("old"), base.join("new"));
+    for (to, o, n) in [
+        (
+            "model.safetensors",
+            "safetensors/dtypes_old.safetensors",
+            "safetensors/dtypes_new.safetensors",
+        ),
+        (
+            "same.safetensors",
+            "safetensors/dtypes_old.safetensors",
+            "safetensors/dtypes_old.safetensors",
+        ),
+        ("arrays/x.npy", "numpy/v1.npy", "numpy/changed.npy"),
+        (
+            "arrays/deep/er/ws.mat",
+            "matlab/ws_scipy_v5.mat",
+            "matlab/ws_octave_v7.mat",
+        ),
+        (
+            "notes/readme.txt",
+            "numpy/bad/README.md",
+            "numpy/bad/README.md",
+        ),
+        (
+            "notes/log.txt",
+            "numpy/bad/README.md",
+            "matlab/bad/README.md",
+        ),
+    ] {
+        place(&old, to, o);
+        place(&new, to, n);
+    }
+    place(&old, "only_old.npy", "numpy/v2.npy");
+    place(&new, "arrays/only_new.npz", "numpy/dtypes_old.npz");
+    (old, new)
+}
+
+#[test]
+fn recursive_compares_two_trees_file_by_file() {
+    let (old, new) = two_trees("tree");
+    let (o, n) = (old.display().to_string(), new.display().to_string());
+    let out = run(&[&o, &n, "-r", "--no-color"]);
+    assert_eq!(status(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let files: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        files,
+        [
+            "+ arrays/only_new.npz",
+            "~ arrays/x.npy",
+            "~ model.safetensors",
+            "~ notes/log.txt (not a recognised format: compared byte for byte)",
+            "- only_old.npy",
+        ],
+        "{text}"
+    );
+    // Each changed pair's own lines follow its file line; the same workspace saved by scipy and
+    // by Octave (arrays/deep/er/ws.mat) and the identical files are not listed.
+    assert!(
+        text.contains("~ arrays/x.npy\n  ~ data: shape=[11, 5]"),
+        "{text}"
+    );
+
+    let json = run(&[&o, &n, "-r", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["kind"], "directory");
+    let s = &v["summary"];
+    assert_eq!(
+        (
+            &s["identical"],
+            &s["changed"],
+            &s["added"],
+            &s["removed"],
+            &s["failed"]
+        ),
+        (&3.into(), &3.into(), &1.into(), &1.into(), &0.into())
+    );
+    let x = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "arrays/x.npy")
+        .unwrap();
+    assert_eq!(x["report"]["summary"]["changed"], 1);
+    let _ = std::fs::remove_dir_all(old.parent().unwrap());
+}
+
+#[test]
+fn recursive_filters_and_exit_statuses() {
+    let (old, new) = two_trees("filters");
+    let (o, n) = (old.display().to_string(), new.display().to_string());
+    // Only the MATLAB workspace: the same in both trees.
+    let same = run(&[&o, &n, "-r", "--include", "*.mat"]);
+    assert_eq!(status(&same), 0, "{}", stdout(&same));
+    assert_eq!(stdout(&same), "");
+    // Globs match at any depth and repeat; --exclude wins.
+    let out = run(&[
+        &o,
+        &n,
+        "-r",
+        "--include",
+        "*.npy",
+        "--include",
+        "*.npz",
+        "--exclude",
+        "arrays/*",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["only_old.npy"]);
+    assert_eq!(status(&out), 1);
+    // A malformed file: its error on stderr naming the file, every other pair still reported,
+    // exit 2 (an error is never reported as a mere difference).
+    std::fs::write(old.join("arrays/x.npy"), b"\x93NUMPY\x01\x00garbage").unwrap();
+    let bad = run(&[&o, &n, "-r", "--no-color"]);
+    assert_eq!(status(&bad), 2);
+    let err = stderr(&bad);
+    assert!(err.contains("x.npy") && err.lines().count() == 1, "{err}");
+    assert!(stdout(&bad).contains("~ model.safetensors"));
+    // Not directories.
+    let files = run(&[
+        &fx("dtypes_old.safetensors"),
+        &fx("dtypes_new.safetensors"),
+        "-r",
+    ]);
+    assert_eq!(status(&files), 2);
+    assert!(
+        stderr(&files).contains("not a directory"),
+        "{}",
+        stderr(&files)
+    );
+    let _ = std::fs::remove_dir_all(old.parent().unwrap());
+}

@@ -2,6 +2,8 @@
 //! statistics kernel on tensor pairs (byte-identical tensors are detected first and cost nothing
 //! more unless statistics of unchanged tensors are asked for).
 
+pub mod dir;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use regex::Regex;

@@ -74,31 +74,36 @@ pub fn detect(path: &Path, forced: Option<&str>) -> Result<&'static dyn Reader> 
             .ok_or_else(|| {
                 Error::file(
                     path,
-                    "is a directory that holds no sharded model index (comparing whole directories, --recursive, is not implemented yet)",
+                    "is a directory that holds no sharded model index (compare two directories file by file with -r/--recursive)",
                 )
             });
     }
+    recognise(path)?.ok_or_else(|| {
+        Error::file(
+            path,
+            format!(
+                "unrecognised file format (no known magic bytes or extension); force one with --format ({})",
+                format_names().join(", ")
+            ),
+        )
+    })
+}
+
+/// The reader a regular file's magic bytes, else its extension, point to; `None` when neither
+/// does.
+pub fn recognise(path: &Path) -> Result<Option<&'static dyn Reader>> {
     let head = read_head(path)?;
     if let Some(r) = READERS.iter().copied().find(|r| r.sniff(path, &head)) {
-        return Ok(r);
+        return Ok(Some(r));
     }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    READERS
+    Ok(READERS
         .iter()
         .copied()
-        .find(|r| r.extensions().iter().any(|ext| name.ends_with(ext)))
-        .ok_or_else(|| {
-            Error::file(
-                path,
-                format!(
-                    "unrecognised file format (no known magic bytes or extension); force one with --format ({})",
-                    format_names().join(", ")
-                ),
-            )
-        })
+        .find(|r| r.extensions().iter().any(|ext| name.ends_with(ext))))
 }
 
 /// Detects and reads one input.
