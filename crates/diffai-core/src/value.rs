@@ -107,8 +107,19 @@ impl Value {
 
     /// Like [`Value::leaves`], skipping map entries whose key `skip` accepts (at any depth).
     pub fn leaves_except(&self, skip: &dyn Fn(&str) -> bool) -> Vec<(String, &Value)> {
+        self.leaves_with(skip, None)
+    }
+
+    /// Like [`Value::leaves_except`]; with `id_key`, the elements of a list of maps that all hold
+    /// a scalar under that key are named by it (`items[id=7].score`) instead of by position, so
+    /// reordering such a list changes no path.
+    pub fn leaves_with(
+        &self,
+        skip: &dyn Fn(&str) -> bool,
+        id_key: Option<&str>,
+    ) -> Vec<(String, &Value)> {
         let mut out = Vec::new();
-        self.walk_leaves(&mut String::new(), skip, &mut out);
+        self.walk_leaves(&mut String::new(), skip, id_key, &mut out);
         out
     }
 
@@ -116,6 +127,7 @@ impl Value {
         &'a self,
         path: &mut String,
         skip: &dyn Fn(&str) -> bool,
+        id_key: Option<&str>,
         out: &mut Vec<(String, &'a Value)>,
     ) {
         match self {
@@ -126,20 +138,39 @@ impl Value {
                     }
                     let len = path.len();
                     push_key(path, k);
-                    v.walk_leaves(path, skip, out);
+                    v.walk_leaves(path, skip, id_key, out);
                     path.truncate(len);
                 }
             }
             Value::List(items) if !items.is_empty() => {
+                let ids: Option<Vec<String>> =
+                    id_key.and_then(|k| items.iter().map(|v| element_id(v, k)).collect());
                 for (i, v) in items.iter().enumerate() {
                     let len = path.len();
-                    push_index(path, i);
-                    v.walk_leaves(path, skip, out);
+                    match (&ids, id_key) {
+                        (Some(ids), Some(k)) => {
+                            path.push_str(&format!("[{k}={}]", ids[i]));
+                        }
+                        _ => push_index(path, i),
+                    }
+                    v.walk_leaves(path, skip, id_key, out);
                     path.truncate(len);
                 }
             }
             leaf => out.push((path.clone(), leaf)),
         }
+    }
+}
+
+/// The identity of a list element for `--array-id-key`: its scalar value under `key`.
+fn element_id(v: &Value, key: &str) -> Option<String> {
+    let Value::Map(m) = v else { return None };
+    match m.get(key)? {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 

@@ -304,3 +304,54 @@ fn missing_files_and_directories_are_errors() {
     let err = formats::read(&fixtures().join("bad"), None).unwrap_err();
     assert!(err.to_string().contains("is a directory"), "{err}");
 }
+
+/// `--array-id-key`: lists of objects pair by that key, so a reordered list is no change and a
+/// changed field is named by its element's id; lists without the key on every element keep
+/// positional paths.
+#[test]
+fn array_id_key_pairs_list_elements_by_key() {
+    let artifact = |json: serde_json::Value| {
+        diffai_core::Artifact::from_file(
+            Path::new("mem.json"),
+            "json",
+            0,
+            Value::from_json(json),
+            Vec::new(),
+        )
+    };
+    let old = artifact(serde_json::json!({
+        "runs": [{"id": "a", "lr": 0.1}, {"id": "b", "lr": 0.2}, {"id": 3, "lr": 0.3}],
+        "tags": [{"name": "x"}, {"id": "no"}]
+    }));
+    let new = artifact(serde_json::json!({
+        "runs": [{"id": 3, "lr": 0.3}, {"id": "b", "lr": 0.25}, {"id": "a", "lr": 0.1}],
+        "tags": [{"id": "no"}, {"name": "x"}]
+    }));
+    let by_position = diff::diff(&old, &new, &Options::default(), None);
+    assert!(by_position.changes.len() > 2, "{:?}", by_position.changes);
+    let opts = Options {
+        array_id_key: Some("id".into()),
+        ..Default::default()
+    };
+    let by_id = diff::diff(&old, &new, &opts, None);
+    let paths: Vec<(&str, ChangeKind)> = by_id
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.kind))
+        .collect();
+    assert!(
+        paths.contains(&("runs[id=b].lr", ChangeKind::Changed)),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .all(|(p, _)| !p.starts_with("runs") || *p == "runs[id=b].lr"),
+        "{paths:?}"
+    );
+    // `tags` has an element without `id`: still compared by position, so its swap shows.
+    assert!(
+        paths.iter().any(|(p, _)| p.starts_with("tags[0]")),
+        "{paths:?}"
+    );
+}

@@ -156,6 +156,11 @@ pub struct DiffFlags {
     #[arg(long = "ignore-keys-regex", value_name = "REGEX")]
     pub ignore_keys_regex: Option<String>,
 
+    /// Match the elements of lists of objects by their value under this key instead of by
+    /// position (`items[id=7].score`), so reordering such a list is not a change.
+    #[arg(long = "array-id-key", value_name = "KEY")]
+    pub array_id_key: Option<String>,
+
     /// Absolute tolerance: an element is unchanged when |new-old| <= epsilon + rtol*|old|.
     #[arg(long = "epsilon", value_name = "FLOAT", default_value_t = 0.0)]
     pub epsilon: f64,

@@ -76,6 +76,7 @@ pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {
         filter: regex("--filter", &f.filter)?,
         path: f.path.clone(),
         ignore_keys: regex("--ignore-keys-regex", &f.ignore_keys_regex)?,
+        array_id_key: f.array_id_key.clone(),
         include_unchanged: f.tensor_details && !f.diff_only,
         one_sided_stats: !(f.quiet || f.brief),
     })

@@ -27,6 +27,9 @@ pub struct Options {
     pub path: Option<String>,
     /// Drop map keys this regex matches, at any depth, before diffing.
     pub ignore_keys: Option<Regex>,
+    /// Name the elements of lists of maps by their value under this key (`--array-id-key`), so
+    /// reordering such a list is not a change.
+    pub array_id_key: Option<String>,
     /// List unchanged entries too, with full statistics.
     pub include_unchanged: bool,
     /// Compute statistics of tensors present on one side only (added, removed, reshaped).
@@ -192,8 +195,9 @@ fn keep_path(path: &str, opts: &Options) -> bool {
 /// placed after the shared path that precedes it in new.
 fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(String, Pairing<'a>)> {
     let skip = |k: &str| opts.ignore_keys.as_ref().is_some_and(|re| re.is_match(k));
-    let old_leaves = old.leaves_except(&skip);
-    let new_leaves = new.leaves_except(&skip);
+    let id_key = opts.array_id_key.as_deref();
+    let old_leaves = old.leaves_with(&skip, id_key);
+    let new_leaves = new.leaves_with(&skip, id_key);
     // A path repeated on one side (a key "a.b" beside a nested a → b) pairs in order of
     // appearance; the extra ones stand alone.
     let mut in_new: HashMap<&str, VecDeque<usize>> = HashMap::new();
