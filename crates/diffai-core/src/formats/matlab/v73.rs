@@ -27,6 +27,8 @@ use crate::value::{natural_cmp, Map, Value};
 pub const MAX_READ_BYTES: u64 = 4 << 30;
 /// Deepest nesting of cells and structs accepted (each level costs a little stack).
 const MAX_DEPTH: usize = 256;
+/// Most dimensions an empty array may list (MATLAB arrays have a few; the list is data).
+const MAX_DIMS: u64 = 1024;
 /// Most objects (variables, cell elements, struct fields) decoded in one file: 16 Mi, which
 /// bounds what many references to one small object can cost.
 const MAX_OBJECTS: u64 = 1 << 24;
@@ -131,7 +133,8 @@ struct Reader<'a> {
     /// reached twice is refused, as references sharing containers can make a small file decode
     /// into an exponentially large tree.
     containers: HashSet<u64>,
-    /// Other objects decoded so far (several references may share one, MATLAB's empty value).
+    /// Other objects references pointed to so far (several references may share one, as
+    /// MATLAB's canonical empty value): decoded once, tensors then share their bytes.
     leaves: HashMap<u64, Value>,
     decoded: u64,
 }
@@ -285,30 +288,30 @@ impl Reader<'_> {
                 "the cell or struct at address {address:#x} is reached twice (MATLAB writes each element once)"
             ));
         }
-        if let Some(v) = self.leaves.get(&address) {
-            return Ok(v.clone());
-        }
         self.stack.push(address);
         let value = match o {
             Object::Group(g) => self.group(g, depth),
             Object::Dataset(d) => self.dataset(d, depth),
         };
         self.stack.pop();
-        if !self.containers.contains(&address) {
-            if let Ok(v) = &value {
-                self.leaves.insert(address, v.clone());
-            }
-        }
         value
     }
 
-    /// The object an object reference points to.
-    fn resolve(&self, address: u64) -> Result<Object, String> {
-        self.index.get(&address).cloned().ok_or_else(|| {
+    /// The object an object reference points to, decoded (once, unless it is a cell or struct).
+    fn referenced(&mut self, address: u64, depth: usize) -> Result<Value, String> {
+        if let Some(v) = self.leaves.get(&address) {
+            return Ok(v.clone());
+        }
+        let o = self.index.get(&address).cloned().ok_or_else(|| {
             format!(
                 "an object reference points to address {address:#x}, where #refs# holds no object"
             )
-        })
+        })?;
+        let v = self.node(&o, depth)?;
+        if !self.containers.contains(&address) {
+            self.leaves.insert(address, v.clone());
+        }
+        Ok(v)
     }
 
     fn group(&mut self, g: &Group, depth: usize) -> Result<Value, String> {
@@ -408,8 +411,7 @@ impl Reader<'_> {
         for k in 0..count {
             let mut m = Map::new();
             for (f, refs) in fields.iter().zip(&columns) {
-                let target = self.resolve(refs[k])?;
-                let v = self.node(&target, depth + 1)?;
+                let v = self.referenced(refs[k], depth + 1)?;
                 m.insert(f.name().to_string(), v);
             }
             elements.push(Value::Map(m));
@@ -476,6 +478,11 @@ impl Reader<'_> {
         };
         if empty {
             // The data are the dimensions themselves.
+            if d.num_elements().map_err(h5)? > MAX_DIMS {
+                return Err(format!(
+                    "an empty array with more than {MAX_DIMS} dimensions"
+                ));
+            }
             let shape = self
                 .numbers(d)?
                 .into_iter()
@@ -517,10 +524,10 @@ impl Reader<'_> {
                 let refs = self.references(d)?;
                 let mut items = Vec::with_capacity(refs.len());
                 for (i, &address) in refs.iter().enumerate() {
-                    let target = self
-                        .resolve(address)
+                    let v = self
+                        .referenced(address, depth + 1)
                         .map_err(|e| format!("cell element {i}: {e}"))?;
-                    items.push(self.node(&target, depth + 1)?);
+                    items.push(v);
                 }
                 Ok(Value::List(items))
             }
