@@ -73,11 +73,7 @@ pub fn numpy(data: &[u8]) {
 pub fn matlab(data: &[u8]) {
     let path = Path::new(FUZZ_PATH);
     let source = crate::tensor::ByteSource::owned(data.to_vec());
-    let parsed = if crate::formats::matlab::v5::sniff(data).is_some() {
-        crate::formats::matlab::v5::parse(&source)
-    } else {
-        crate::formats::matlab::v4::parse(&source)
-    };
+    let (parsed, _) = crate::formats::matlab::parse(&source);
     if let Ok(root) = parsed {
         exercise(Artifact::from_file(
             path,

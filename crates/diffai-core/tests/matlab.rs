@@ -47,9 +47,6 @@ fn every_variable_matches_the_reference() {
     let reference = common::reference("matlab");
     let mut checked = 0;
     for (file, r) in reference["files"].as_object().unwrap() {
-        if file == "ws_v73.mat" {
-            continue; // v7.3 (HDF5) is not read yet: see `v73_is_refused_clearly`
-        }
         let artifact = formats::read(&fx(file), None).unwrap_or_else(|e| panic!("{file}: {e}"));
         let inspection = inspect::inspect(&artifact, None);
         let leaves = artifact.root.leaves();
@@ -152,6 +149,7 @@ fn the_same_workspace_in_every_format_is_identical() {
         "ws_octave_v7.mat",
         "big_endian_v5.mat",
         "ws_matlabstyle_v5.mat",
+        "ws_v73.mat",
     ] {
         let report = diff("ws_scipy_v5.mat", other, &Options::default());
         assert!(
@@ -203,15 +201,29 @@ fn objects_and_function_handles_are_opaque() {
     }
 }
 
+/// MAT v7.3 (HDF5, written by hdf5storage and h5py) reads as the very same tree as the level-5
+/// files: also a change against it shows as the one changed variable.
 #[test]
-fn v73_is_refused_clearly() {
-    let err = formats::read(&fx("ws_v73.mat"), None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("v7.3") && err.contains("not supported"),
-        "{err}"
-    );
+fn v73_reads_as_the_same_variables() {
+    let a = formats::read(&fx("ws_v73.mat"), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.format, "matlab-v7.3");
+    let names: Vec<&str> = match &a.root {
+        Value::Map(m) => m.iter().map(|(k, _)| k.as_str()).collect(),
+        other => panic!("{other:?}"),
+    };
+    let reference = common::reference("matlab");
+    let order: Vec<&str> = reference["files"]["ws_v73.mat"]["variable_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by(|x, y| diffai_core::value::natural_cmp(x, y));
+    assert_eq!(names, sorted);
+    let report = diff("ws_v73.mat", "changed_v5.mat", &Options::default());
+    let paths: Vec<&str> = report.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, vec!["results"]);
 }
 
 #[test]
@@ -225,6 +237,10 @@ fn malformed_files_are_clear_errors() {
         ("truncated_v4.mat", "truncated"),
         ("octave_v4_header_only.mat", ""),
         ("octave_v6_object_length.mat", ""),
+        ("broken_ref_v73.mat", "0xdeadbeef00"),
+        ("huge_chunked_v73.mat", "more than the 4294967296 bytes"),
+        ("ref_cycle_v73.mat", "reference cycle"),
+        ("shared_cells_v73.mat", "reached twice"),
     ] {
         let err = formats::read(&fx(&format!("bad/{file}")), None)
             .expect_err(file)

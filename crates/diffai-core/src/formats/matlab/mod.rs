@@ -1,10 +1,11 @@
-//! MATLAB `.mat` files: level 4 ([`v4`]) and level 5 / v6 / v7 ([`v5`]). Variables keep the
-//! class MATLAB gives them (a `double` stored on disk as uint8 is still a double), their shape as
-//! MATLAB shows it (`[rows, cols]`, column-major data), cells as lists, structs as maps.
-//! v7.3 files (HDF5) are recognised and reported as not supported yet.
+//! MATLAB `.mat` files: level 4 ([`v4`]), level 5 / v6 / v7 ([`v5`]) and v7.3, which is HDF5
+//! ([`v73`]). Variables keep the class MATLAB gives them (a `double` stored on disk as uint8 is
+//! still a double), their shape as MATLAB shows it (`[rows, cols]`, column-major data), cells as
+//! lists, structs as maps, whatever the version.
 
 pub mod v4;
 pub mod v5;
+pub mod v73;
 
 use std::path::Path;
 
@@ -39,17 +40,7 @@ impl Reader for MatReader {
 
     fn read(&self, path: &Path) -> Result<Artifact> {
         let buf = map_file(path)?;
-        let whole = ByteSource::whole(buf.clone());
-        let (root, format) = if buf.get(512..520) == Some(HDF5_MAGIC) {
-            return Err(Error::file(
-                path,
-                "MAT v7.3 (HDF5) files are not supported yet",
-            ));
-        } else if buf.starts_with(b"MATLAB") && v5::sniff(&buf).is_some() {
-            (v5::parse(&whole), "matlab-v5")
-        } else {
-            (v4::parse(&whole), "matlab-v4")
-        };
+        let (root, format) = parse(&ByteSource::whole(buf.clone()));
         let root = root.map_err(|m| Error::file(path, m))?;
         Ok(Artifact::from_file(
             path,
@@ -58,6 +49,19 @@ impl Reader for MatReader {
             Value::Map(root),
             Vec::new(),
         ))
+    }
+}
+
+/// The variables of a MAT file of any version, and the version's name: v7.3 (HDF5 behind the
+/// 512-byte header), level 5 (`IM`/`MI` at bytes 126-127), else level 4 (no header).
+pub fn parse(source: &ByteSource) -> (std::result::Result<Map, String>, &'static str) {
+    let buf = source.bytes();
+    if buf.get(512..520) == Some(HDF5_MAGIC) {
+        (v73::parse(source), "matlab-v7.3")
+    } else if buf.starts_with(b"MATLAB") && v5::sniff(buf).is_some() {
+        (v5::parse(source), "matlab-v5")
+    } else {
+        (v4::parse(source), "matlab-v4")
     }
 }
 
