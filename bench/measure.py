@@ -2,7 +2,7 @@
 """Measures diffai against `cat` and the Python baselines and prints the table (see README.md).
 
     python3 bench/measure.py [--bin target/release/diffai] [--data bench/data] [--runs 5]
-                             [--only f32,bf16,pt,npy,tiny]
+                             [--only f32,bf16,pt,npy,tiny,structured]
 
 Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors, DATA/f32 also
 with old.pt and new.pt, the same weights saved by torch, DATA/npy with old.npy and new.npy and
@@ -38,6 +38,10 @@ PT_RATIO_MAX = 1.2
 TORCH_BASELINE_RATIO_MIN = 10.0
 # The .npy pair against the same array as single-tensor safetensors: diffai's time ratio at most.
 NPY_RATIO_MAX = 1.1
+# Structured data (issue 5): end-to-end throughput on the ~100 MB JSON pair, and the time for two
+# directories of 10,000 small files.
+JSON_MB_S_MIN = 150.0
+DIR_SECONDS_MAX = 2.0
 PRIVATE_MIB_MAX = 64.0
 TINY_MS_MAX = 10.0
 # A timed run counts only if other processes used at most this many cores meanwhile.
@@ -277,13 +281,13 @@ def main():
     ap.add_argument("--baseline-runs", type=int, default=3, help="timed runs of the baseline")
     ap.add_argument("--mem-runs", type=int, default=3, help="sampled runs (max kept)")
     ap.add_argument("--tiny-runs", type=int, default=20)
-    ap.add_argument("--only", default="f32,bf16,pt,npy,tiny",
+    ap.add_argument("--only", default="f32,bf16,pt,npy,tiny,structured",
                     help="comma-separated sections to measure (default: all of "
-                         "f32,bf16,pt,npy,tiny)")
+                         "f32,bf16,pt,npy,tiny,structured)")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    if not only <= {"f32", "bf16", "pt", "npy", "tiny"}:
-        sys.exit(f"measure: --only takes f32, bf16, pt, npy, tiny, not {args.only}")
+    if not only <= {"f32", "bf16", "pt", "npy", "tiny", "structured"}:
+        sys.exit(f"measure: --only takes f32, bf16, pt, npy, tiny, structured, not {args.only}")
 
     # A private copy, so that a concurrent `cargo build` cannot swap the binary mid-measurement.
     bindir = tempfile.mkdtemp(prefix="diffai-bench-")
@@ -460,6 +464,27 @@ def main():
             f"{anon:.1f} MiB (arrays: {arrays / 2**20:.0f} MiB)",
             f"<= {PRIVATE_MIB_MAX:.0f} MiB", anon <= PRIVATE_MIB_MAX)
         row("npz", "max RSS (incl. mapped files)", f"{rss:.0f} MiB")
+
+    if "structured" in only:
+        j_old = os.path.join(args.data, "json", "old.json")
+        j_new = os.path.join(args.data, "json", "new.json")
+        size = os.path.getsize(j_old) + os.path.getsize(j_new)
+        row("json", "old.json + new.json size", f"{size / 1e6:.0f} MB")
+        on_json = best_of([binary, j_old, j_new, "-o", "json"], args.runs)
+        mb_s = size / on_json[0] / 1e6
+        row("json", "diffai -o json", secs(on_json))
+        row("json", "throughput (both files)", f"{mb_s:.0f} MB/s{flag(on_json)}",
+            f">= {JSON_MB_S_MIN:.0f} MB/s", mb_s >= JSON_MB_S_MIN)
+        samples = [peak_memory([binary, j_old, j_new, "-o", "json"]) for _ in range(args.mem_runs)]
+        row("json", f"peak private (RssAnon, max of {args.mem_runs})",
+            f"{max(s[0] for s in samples):.1f} MiB")
+        d_old = os.path.join(args.data, "dir", "old")
+        d_new = os.path.join(args.data, "dir", "new")
+        count = sum(len(f) for _, _, f in os.walk(d_old)) + sum(len(f) for _, _, f in os.walk(d_new))
+        row("dir", "files in old/ + new/", f"{count}")
+        on_dir = best_of([binary, d_old, d_new, "-r", "-o", "json"], args.runs)
+        row("dir", "diffai -r -o json", secs(on_dir), f"<= {DIR_SECONDS_MAX:.0f} s",
+            on_dir[0] <= DIR_SECONDS_MAX)
 
     if "tiny" in only:
         ms, tool, contended = tiny_files_ms(binary, args.tiny_runs)

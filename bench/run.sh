@@ -33,6 +33,10 @@ for f in npy/old.npy npy/new.npy npy/old.safetensors npy/new.safetensors npz/old
         break
     fi
 done
+# The structured-data pair (a ~100 MB JSON pair, two directories of 10,000 small JSON files).
+if [[ ! -f bench/data/json/new.json || ! -d bench/data/dir/new ]]; then
+    python3 bench/gen_structured.py --out bench/data
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
      "kernel $(uname -r), $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
      "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')"
