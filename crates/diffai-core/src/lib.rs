@@ -1,6 +1,7 @@
 //! diffai-core: reads AI/ML artifacts into value trees and compares them. Never prints, never
 //! exits: the `diffai` binary does that.
 
+pub mod analysis;
 pub mod artifact;
 pub mod deflated;
 pub mod diff;

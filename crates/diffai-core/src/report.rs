@@ -1,7 +1,5 @@
 //! The report: plain data, the only thing renderers see.
 
-use std::collections::BTreeMap;
-
 use serde::{Serialize, Serializer};
 
 use crate::stats::{PairMetrics, SideStats};
@@ -20,8 +18,8 @@ pub struct Report {
     pub changes: Vec<Change>,
     /// Security findings in either input (a pickle naming code Python would run on load).
     pub security: Vec<SecurityFinding>,
-    /// Results of the analyses that ran, by name (empty until analyses are asked for).
-    pub analyses: BTreeMap<String, serde_json::Value>,
+    /// Results of the analyses that ran, by name, in registry order (empty unless asked for).
+    pub analyses: crate::analysis::Analyses,
 }
 
 /// Something in an input that would be dangerous to load with its native library.

@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::analysis::Field;
 use diffai_core::diff::dir::{DirReport, FileStatus};
 use diffai_core::inspect::Inspection;
 use diffai_core::report::{Change, ChangeKind, Scalar, Side, TensorSide};
@@ -58,6 +59,14 @@ impl Renderer for Text {
                     writeln!(out, "{}{line}\x1b[0m", color(change.kind))?;
                 } else {
                     writeln!(out, "{line}")?;
+                }
+            }
+        }
+        for (name, finding) in &report.analyses.0 {
+            writeln!(out, "{name}: {}", fields_text(&finding.fields))?;
+            if opts.tensor_details {
+                for row in &finding.rows {
+                    writeln!(out, "{DETAIL_INDENT}{}", fields_text(row))?;
                 }
             }
         }
@@ -136,6 +145,24 @@ impl Renderer for Text {
         }
         Ok(())
     }
+}
+
+/// `key=value, key=value`: the text form of an analysis line (no `+`/`~` prefix).
+fn fields_text(fields: &[(&'static str, Field)]) -> String {
+    let value = |f: &Field| match f {
+        Field::Int(i) => i.to_string(),
+        Field::Num(v) => num(*v),
+        Field::Percent(v) => percent(*v),
+        Field::Text(t) if t.contains([' ', ',', '=']) => format!("{t:?}"),
+        Field::Text(t) => t.clone(),
+        Field::List(items) => format!("[{}]", items.join(", ")),
+        Field::Missing(why) => format!("n/a ({why})"),
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// ANSI colour of a change kind.

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use diffai_core::analysis::ANALYSES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
@@ -168,4 +169,26 @@ pub struct DiffFlags {
     /// Relative tolerance (see --epsilon).
     #[arg(long = "rtol", value_name = "FLOAT", default_value_t = 0.0)]
     pub rtol: f64,
+}
+
+/// The whole command line: the declared flags plus one `--<flag>` per registered analysis.
+pub fn command() -> clap::Command {
+    ANALYSES.iter().fold(Cli::command(), |cmd, a| {
+        cmd.arg(
+            Arg::new(a.flag())
+                .long(a.flag())
+                .action(ArgAction::SetTrue)
+                .help(a.help())
+                .help_heading("Analyses (see ANALYSES in the README)"),
+        )
+    })
+}
+
+/// The analysis flags given on the command line.
+pub fn analyses(m: &ArgMatches) -> Vec<&'static str> {
+    ANALYSES
+        .iter()
+        .map(|a| a.flag())
+        .filter(|f| m.try_get_one::<bool>(f).ok().flatten() == Some(&true))
+        .collect()
 }

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser};
-use diffai_core::{diff, formats, inspect, Artifact, Report};
+use clap::FromArgMatches;
+use diffai_core::{analysis, diff, formats, inspect, Artifact, Report};
 
 use flags::{Cli, Command, Common};
 
@@ -22,8 +22,13 @@ const EXIT_DIFFERENT: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = flags::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let analyses = flags::analyses(&matches);
+    match run(cli, &analyses) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("diffai: error: {}", one_line(&format!("{e:#}")));
@@ -42,10 +47,10 @@ fn one_line(message: &str) -> String {
     parts.join(" ")
 }
 
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli, analyses: &[&'static str]) -> Result<u8> {
     match cli.command {
         Some(Command::Completions { shell }) => {
-            let mut cmd = Cli::command();
+            let mut cmd = flags::command();
             let mut out = io::stdout().lock();
             clap_complete::generate(shell, &mut cmd, "diffai", &mut out);
             Ok(EXIT_SAME)
@@ -53,12 +58,18 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Inspect { file, common }) => run_inspect(&file, &common),
         None => {
             let (old, new) = (cli.old.expect("required"), cli.new.expect("required"));
-            run_diff(&old, &new, &cli.common, &cli.diff)
+            run_diff(&old, &new, &cli.common, &cli.diff, analyses)
         }
     }
 }
 
-fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFlags) -> Result<u8> {
+fn run_diff(
+    old_path: &Path,
+    new_path: &Path,
+    common: &Common,
+    f: &flags::DiffFlags,
+    analyses: &[&str],
+) -> Result<u8> {
     let started = Instant::now();
     options::init_threads(common.threads)?;
     let opts = options::diff_options(f)?;
@@ -72,6 +83,15 @@ fn run_diff(old_path: &Path, new_path: &Path, common: &Common, f: &flags::DiffFl
 
     let progress = progress::Display::start(!f.quiet);
     let mut report = diff::diff(&old, &new, &opts, Some(progress.counter()));
+    if !analyses.is_empty() {
+        let input = analysis::Input {
+            old: &old,
+            new: &new,
+            options: &opts,
+            report: &report,
+        };
+        report.analyses = analysis::run(analyses, &input);
+    }
     progress.finish();
     if f.sort_by_change_magnitude {
         diff::sort_by_change_magnitude(&mut report.changes);

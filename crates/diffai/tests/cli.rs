@@ -676,3 +676,31 @@ fn recursive_filters_and_exit_statuses() {
     );
     let _ = std::fs::remove_dir_all(old.parent().unwrap());
 }
+
+#[test]
+fn analysis_flags_print_their_lines_and_json_objects() {
+    let (o, n) = old_new();
+    let out = run(&[&o, &n, "--change-summary", "--show-structure", "--no-color"]);
+    assert_eq!(status(&out), 1);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    // Registry order, whatever the order on the command line; no +/~ prefix.
+    assert!(
+        lines[0].starts_with("show_structure: structure=changed, structural_changes=4"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("change_summary: added=1, removed=1"),
+        "{}",
+        lines[1]
+    );
+    let json = run(&[&o, &n, "--show-size-reduction", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let a = v["analyses"].as_object().unwrap();
+    assert_eq!(a.keys().collect::<Vec<_>>(), ["show_size_reduction"]);
+    assert!(a["show_size_reduction"]["file_bytes_old"].as_u64().unwrap() > 0);
+    let help = stdout(&run(&["--help"]));
+    assert!(help.contains("--change-summary"), "{help}");
+}

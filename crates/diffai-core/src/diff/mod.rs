@@ -185,7 +185,8 @@ pub fn sort_by_change_magnitude(changes: &mut [Change]) {
     });
 }
 
-fn keep_path(path: &str, opts: &Options) -> bool {
+/// Whether `--filter` and `--path` keep a path.
+pub fn keep_path(path: &str, opts: &Options) -> bool {
     opts.filter.as_ref().is_none_or(|re| re.is_match(path))
         && opts.path.as_ref().is_none_or(|p| path.contains(p.as_str()))
 }

@@ -1,0 +1,189 @@
+//! Analyses (`--show-structure`, `--quantization-analysis`, …): each one file behind the
+//! [`Analysis`] trait, registered in [`ANALYSES`] in the order reports list them. Every number
+//! comes from the inputs through the formula in ANALYSES.md; where the inputs lack what an
+//! analysis needs, it says what is missing instead of a number.
+
+pub mod change_summary;
+mod show_size_reduction;
+mod show_structure;
+pub mod tensors;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::artifact::Artifact;
+use crate::diff::Options;
+use crate::report::{json_f64, Report};
+
+/// What an analysis reads: both artifacts, the options of the diff (its filters apply to the
+/// analyses too) and the finished diff.
+pub struct Input<'a> {
+    pub old: &'a Artifact,
+    pub new: &'a Artifact,
+    pub options: &'a Options,
+    pub report: &'a Report,
+}
+
+/// One analysis.
+pub trait Analysis: Sync {
+    /// Its key under `analyses` and the start of its text line (`show_size_reduction`).
+    fn name(&self) -> &'static str;
+    /// The command-line flag that asks for it, without dashes (`show-size-reduction`).
+    fn flag(&self) -> &'static str;
+    /// One line of what it computes, for `--help`.
+    fn help(&self) -> &'static str;
+    fn run(&self, input: &Input) -> Finding;
+}
+
+/// Every analysis, in report order.
+pub static ANALYSES: &[&dyn Analysis] = &[
+    &show_structure::ShowStructure,
+    &change_summary::ChangeSummary,
+    &show_size_reduction::ShowSizeReduction,
+];
+
+/// The analysis a flag names.
+pub fn by_flag(flag: &str) -> Option<&'static dyn Analysis> {
+    ANALYSES.iter().copied().find(|a| a.flag() == flag)
+}
+
+/// Runs the analyses whose flags are given, in registry order.
+pub fn run(flags: &[&str], input: &Input) -> Analyses {
+    Analyses(
+        ANALYSES
+            .iter()
+            .filter(|a| flags.contains(&a.flag()))
+            .map(|a| (a.name(), a.run(input)))
+            .collect(),
+    )
+}
+
+/// The results of the analyses that ran, in registry order; a JSON object keyed by name.
+#[derive(Debug, Clone, Default)]
+pub struct Analyses(pub Vec<(&'static str, Finding)>);
+
+impl Analyses {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Analyses {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (name, finding) in &self.0 {
+            m.serialize_entry(name, finding)?;
+        }
+        m.end()
+    }
+}
+
+/// What an analysis found: the named values of its text line, in order, and optionally more
+/// detail (tables) for JSON/YAML and the detailed text view.
+#[derive(Debug, Clone, Default)]
+pub struct Finding {
+    pub fields: Vec<(&'static str, Field)>,
+    /// Rows of detail (per tensor, per layer…), each a list of named values.
+    pub rows: Vec<Vec<(&'static str, Field)>>,
+}
+
+impl Finding {
+    pub fn field(mut self, name: &'static str, value: impl Into<Field>) -> Finding {
+        self.fields.push((name, value.into()));
+        self
+    }
+}
+
+/// One named value of a finding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Int(i128),
+    Num(f64),
+    /// A fraction shown as a percentage in text (`0.25` → `25.00%`), kept as the fraction in JSON.
+    Percent(f64),
+    Text(String),
+    /// A list of names (paths, tensor names).
+    List(Vec<String>),
+    /// What is missing for this value to be computed.
+    Missing(String),
+}
+
+impl From<u64> for Field {
+    fn from(v: u64) -> Field {
+        Field::Int(v as i128)
+    }
+}
+
+impl From<usize> for Field {
+    fn from(v: usize) -> Field {
+        Field::Int(v as i128)
+    }
+}
+
+impl From<f64> for Field {
+    fn from(v: f64) -> Field {
+        Field::Num(v)
+    }
+}
+
+impl From<&str> for Field {
+    fn from(v: &str) -> Field {
+        Field::Text(v.to_string())
+    }
+}
+
+impl From<String> for Field {
+    fn from(v: String) -> Field {
+        Field::Text(v)
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Int(i) => match i64::try_from(*i) {
+                Ok(small) => s.serialize_i64(small),
+                Err(_) => s.serialize_i128(*i),
+            },
+            Field::Num(v) | Field::Percent(v) => json_f64(v, s),
+            Field::Text(t) => s.serialize_str(t),
+            Field::List(l) => l.serialize(s),
+            Field::Missing(why) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("missing", why)?;
+                m.end()
+            }
+        }
+    }
+}
+
+/// A finding is an object of its fields (then `rows`, when there are any).
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Row<'a>(&'a [(&'static str, Field)]);
+        impl Serialize for Row<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let extra = usize::from(!self.rows.is_empty());
+        let mut m = s.serialize_map(Some(self.fields.len() + extra))?;
+        for (k, v) in &self.fields {
+            m.serialize_entry(k, v)?;
+        }
+        if !self.rows.is_empty() {
+            let rows: Vec<Row> = self.rows.iter().map(|r| Row(r)).collect();
+            m.serialize_entry("rows", &rows)?;
+        }
+        m.end()
+    }
+}
+
+/// `new / old - 1` as a fraction, `None` when `old` is 0.
+pub fn relative_change(old: f64, new: f64) -> Option<f64> {
+    (old != 0.0).then(|| new / old - 1.0)
+}

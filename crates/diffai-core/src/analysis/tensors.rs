@@ -1,0 +1,102 @@
+//! The tensors of both sides, matched by path: what several analyses start from.
+
+use std::collections::HashMap;
+
+use crate::diff::keep_path;
+use crate::report::{is_buffer, ChangeKind, Report};
+use crate::stats::PairMetrics;
+use crate::tensor::Tensor;
+
+use super::Input;
+
+/// How one path's tensors compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    Added,
+    Removed,
+    Reshaped,
+    Retyped,
+    Changed,
+    /// Same dtype and shape, no element changed beyond the tolerance.
+    Unchanged,
+}
+
+/// One tensor path of either side.
+pub struct Entry<'a> {
+    pub path: String,
+    pub old: Option<&'a Tensor>,
+    pub new: Option<&'a Tensor>,
+    pub kind: Match,
+    /// The diff's pairwise metrics, for changed pairs.
+    pub metrics: Option<&'a PairMetrics>,
+}
+
+impl Entry<'_> {
+    /// Not a recognised buffer (`running_mean`, …): counts as parameters.
+    pub fn is_parameter(&self) -> bool {
+        !is_buffer(&self.path)
+    }
+}
+
+/// Every tensor path of both sides that the diff's filters keep, old's order first, then
+/// new-only paths.
+pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
+    let report: &'a Report = input.report;
+    let metrics: HashMap<&str, (&PairMetrics, ChangeKind)> = report
+        .changes
+        .iter()
+        .filter_map(|c| {
+            c.metrics
+                .as_ref()
+                .map(|m| (c.path.as_str(), (&m.0, c.kind)))
+        })
+        .collect();
+    let opts = input.options;
+    let skip = |k: &str| opts.ignore_keys.as_ref().is_some_and(|re| re.is_match(k));
+    let tensors = |a: &'a crate::artifact::Artifact| -> Vec<(String, &'a Tensor)> {
+        a.root
+            .leaves_with(&skip, opts.array_id_key.as_deref())
+            .into_iter()
+            .filter(|(p, _)| keep_path(p, opts))
+            .filter_map(|(p, v)| match v {
+                crate::value::Value::Tensor(t) => Some((p, t)),
+                _ => None,
+            })
+            .collect()
+    };
+    let old = tensors(input.old);
+    let new = tensors(input.new);
+    let new_by_path: HashMap<&str, &Tensor> = new.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+    let old_paths: std::collections::HashSet<&str> = old.iter().map(|(p, _)| p.as_str()).collect();
+    let mut out = Vec::with_capacity(old.len() + new.len());
+    for (path, o) in &old {
+        let n = new_by_path.get(path.as_str()).copied();
+        let m = metrics.get(path.as_str());
+        let kind = match n {
+            None => Match::Removed,
+            Some(n) if n.shape != o.shape => Match::Reshaped,
+            Some(n) if n.dtype != o.dtype => Match::Retyped,
+            Some(_) if m.is_some_and(|(_, k)| *k == ChangeKind::Changed) => Match::Changed,
+            Some(_) => Match::Unchanged,
+        };
+        out.push(Entry {
+            path: path.clone(),
+            old: Some(o),
+            new: n,
+            kind,
+            metrics: m.map(|(m, _)| *m),
+        });
+    }
+    for (path, n) in &new {
+        if !old_paths.contains(path.as_str()) {
+            out.push(Entry {
+                path: path.clone(),
+                old: None,
+                new: Some(n),
+                kind: Match::Added,
+                metrics: None,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! Analyses against answers known independently of diffai: the float64 reference numpy wrote
+//! for the safetensors fixtures (tests/fixtures/safetensors/reference.json) and the files' sizes.
+
+mod common;
+
+use diffai_core::analysis::{self, Field, Finding, Input};
+use diffai_core::diff::{self, Options};
+use diffai_core::formats;
+
+fn run(flags: &[&str], opts: &Options) -> Vec<(&'static str, Finding)> {
+    let dir = common::fixtures("safetensors");
+    let old = formats::read(&dir.join("dtypes_old.safetensors"), None).unwrap();
+    let new = formats::read(&dir.join("dtypes_new.safetensors"), None).unwrap();
+    let report = diff::diff(&old, &new, opts, None);
+    let input = Input {
+        old: &old,
+        new: &new,
+        options: opts,
+        report: &report,
+    };
+    analysis::run(flags, &input).0
+}
+
+fn field<'a>(f: &'a Finding, name: &str) -> &'a Field {
+    &f.fields
+        .iter()
+        .find(|(k, _)| *k == name)
+        .unwrap_or_else(|| panic!("{name}"))
+        .1
+}
+
+fn num(f: &Field) -> f64 {
+    match f {
+        Field::Num(v) | Field::Percent(v) => *v,
+        Field::Int(i) => *i as f64,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+/// The reference's same-dtype, same-shape pairs (retyped_t changes dtype): Σ changed / Σ numel
+/// and sqrt(Σ‖d‖² / Σ‖o‖²).
+fn reference_totals() -> (f64, f64) {
+    let r = common::reference("safetensors");
+    let files = &r["files"]["dtypes_old.safetensors"];
+    let pair = &r["pairs"][0];
+    assert_eq!(
+        (pair["epsilon"].as_f64(), pair["rtol"].as_f64()),
+        (Some(0.0), Some(0.0))
+    );
+    let (mut changed, mut numel, mut sq_diff, mut sq_old) = (0.0, 0.0, 0.0, 0.0);
+    for (name, m) in pair["tensors"].as_object().unwrap() {
+        if name == "retyped_t" {
+            continue;
+        }
+        changed += m["changed"].as_f64().unwrap();
+        numel += files[name]["numel"].as_f64().unwrap();
+        sq_diff += m["norm_diff"].as_f64().unwrap().powi(2);
+        sq_old += m["norm_old"].as_f64().unwrap().powi(2);
+    }
+    (changed / numel, (sq_diff / sq_old).sqrt())
+}
+
+#[test]
+fn structure_and_change_summary_match_the_reference() {
+    let found = run(&["show-structure", "change-summary"], &Options::default());
+    let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        ["show_structure", "change_summary"],
+        "registry order"
+    );
+    let (updates, global) = reference_totals();
+
+    let s = &found[0].1;
+    assert_eq!(field(s, "structure"), &Field::from("changed"));
+    assert_eq!(num(field(s, "structural_changes")), 4.0);
+    let kinds: Vec<(String, String)> = s
+        .rows
+        .iter()
+        .map(|r| match (&r[0].1, &r[1].1) {
+            (Field::Text(p), Field::Text(k)) => (p.clone(), k.clone()),
+            _ => panic!(),
+        })
+        .collect();
+    for want in [
+        ("added_t", "added"),
+        ("removed_t", "removed"),
+        ("reshaped_t", "reshaped"),
+        ("retyped_t", "retyped"),
+    ] {
+        assert!(kinds.contains(&(want.0.into(), want.1.into())), "{kinds:?}");
+    }
+    common::close(
+        "weight_updates",
+        Some(num(field(s, "weight_updates"))),
+        Some(updates),
+        common::RTOL,
+    );
+
+    let c = &found[1].1;
+    for (k, want) in [
+        ("added", 1.0),
+        ("removed", 1.0),
+        ("reshaped", 1.0),
+        ("retyped", 1.0),
+    ] {
+        assert_eq!(num(field(c, k)), want, "{k}");
+    }
+    common::close(
+        "global_rel_l2",
+        Some(num(field(c, "global_rel_l2"))),
+        Some(global),
+        common::RTOL,
+    );
+    common::close(
+        "elements_changed",
+        Some(num(field(c, "elements_changed"))),
+        Some(updates),
+        common::RTOL,
+    );
+    // The top change is the tensor with the largest rel_l2 in the reference.
+    let r = common::reference("safetensors");
+    let top = r["pairs"][0]["tensors"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| *n != "retyped_t")
+        .max_by(|a, b| {
+            a.1["rel_l2"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b.1["rel_l2"].as_f64().unwrap())
+        })
+        .unwrap()
+        .0
+        .clone();
+    match field(c, "top_changes") {
+        Field::List(l) => assert_eq!(l[0], top),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn size_reduction_is_from_the_file_sizes() {
+    let found = run(&["show-size-reduction"], &Options::default());
+    let f = &found[0].1;
+    let dir = common::fixtures("safetensors");
+    let size = |n: &str| std::fs::metadata(dir.join(n)).unwrap().len() as f64;
+    let (o, n) = (
+        size("dtypes_old.safetensors"),
+        size("dtypes_new.safetensors"),
+    );
+    assert_eq!(num(field(f, "file_bytes_old")), o);
+    assert_eq!(num(field(f, "file_reduction")), 1.0 - n / o);
+}
+
+#[test]
+fn filters_apply_to_analyses_and_missing_inputs_say_so() {
+    let opts = Options {
+        path: Some("no-such-tensor".into()),
+        ..Default::default()
+    };
+    let found = run(&["change-summary"], &opts);
+    let c = &found[0].1;
+    assert_eq!(num(field(c, "changed")), 0.0);
+    assert!(matches!(field(c, "global_rel_l2"), Field::Missing(_)));
+}
