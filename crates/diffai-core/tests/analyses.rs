@@ -8,9 +8,25 @@ use diffai_core::diff::{self, Options};
 use diffai_core::formats;
 
 fn run(flags: &[&str], opts: &Options) -> Vec<(&'static str, Finding)> {
-    let dir = common::fixtures("safetensors");
-    let old = formats::read(&dir.join("dtypes_old.safetensors"), None).unwrap();
-    let new = formats::read(&dir.join("dtypes_new.safetensors"), None).unwrap();
+    run_on(
+        "safetensors",
+        "dtypes_old.safetensors",
+        "dtypes_new.safetensors",
+        flags,
+        opts,
+    )
+}
+
+fn run_on(
+    folder: &str,
+    old: &str,
+    new: &str,
+    flags: &[&str],
+    opts: &Options,
+) -> Vec<(&'static str, Finding)> {
+    let dir = common::fixtures(folder);
+    let old = formats::read(&dir.join(old), None).unwrap();
+    let new = formats::read(&dir.join(new), None).unwrap();
     let report = diff::diff(&old, &new, opts, None);
     let input = Input {
         old: &old,
@@ -164,4 +180,61 @@ fn filters_apply_to_analyses_and_missing_inputs_say_so() {
     let c = &found[0].1;
     assert_eq!(num(field(c, "changed")), 0.0);
     assert!(matches!(field(c, "global_rel_l2"), Field::Missing(_)));
+}
+
+#[test]
+fn quantization_matches_numpy() {
+    let reference = common::reference("analyses");
+    for (new, grid) in [
+        ("quant_fp16.safetensors", false),
+        ("quant_int8grid.safetensors", true),
+    ] {
+        let want = &reference["quantization"][format!("quant_fp32.safetensors -> {new}")];
+        let found = run_on(
+            "analyses",
+            "quant_fp32.safetensors",
+            new,
+            &["quantization-analysis"],
+            &Options::default(),
+        );
+        let q = &found[0].1;
+        let close = |name: &str, key: &str| {
+            common::close(
+                &format!("{new} {name}"),
+                Some(num(field(q, name))),
+                common::num(&want[key]),
+                common::RTOL,
+            )
+        };
+        close("compression", "compression");
+        close("sqnr_db", "sqnr_db");
+        close("rmse", "rmse");
+        close("precision_loss", "precision_loss");
+        assert_eq!(
+            num(field(q, "max_abs_error")),
+            want["max_abs_error"].as_f64().unwrap()
+        );
+        for row in &q.rows {
+            let Field::Text(path) = &row[0].1 else {
+                panic!()
+            };
+            let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+            let t = &want["tensors"][path.as_str()];
+            common::close(
+                &format!("{new} {path} sqnr"),
+                Some(num(get("sqnr_db"))),
+                common::num(&t["sqnr_db"]),
+                common::RTOL,
+            );
+            let distinct = t["distinct_new"].as_u64().unwrap();
+            match get("distinct_new") {
+                Field::Int(n) => assert_eq!(*n as u64, distinct, "{new} {path}"),
+                Field::Text(_) => assert!(distinct > 256, "{new} {path}"),
+                other => panic!("{other:?}"),
+            }
+            if grid && path == "fc1.weight" {
+                assert!(distinct <= 255);
+            }
+        }
+    }
 }

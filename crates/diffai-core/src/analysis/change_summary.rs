@@ -1,9 +1,8 @@
 //! `--change-summary`: tensor counts by kind of change, parameters old→new, the share of
 //! parameters changed, the global relative L2 change and the most changed tensors.
 
-use super::tensors::{entries, Match};
+use super::tensors::{entries, unmeasured_norm_sq, Match};
 use super::{relative_change, Analysis, Field, Finding, Input};
-use crate::stats::{self, Job, Outcome};
 
 pub struct ChangeSummary;
 
@@ -40,18 +39,7 @@ impl Analysis for ChangeSummary {
             .iter()
             .filter(|e| matches!(e.kind, Match::Changed | Match::Unchanged))
             .collect();
-        let unchanged: Vec<Job> = shared
-            .iter()
-            .filter(|e| e.metrics.is_none())
-            .filter_map(|e| e.old.map(Job::Single))
-            .collect();
-        let mut sq_old: f64 = stats::compute(&unchanged, Default::default(), None)
-            .iter()
-            .map(|o| match o {
-                Outcome::Single(s) => s.norm * s.norm,
-                _ => 0.0,
-            })
-            .sum();
+        let mut sq_old = unmeasured_norm_sq(&shared);
         let (mut sq_diff, mut changed_elems, mut shared_elems) = (0.0, 0u64, 0u64);
         for e in &shared {
             shared_elems += e.old.map_or(0, |t| t.numel());

@@ -4,6 +4,7 @@
 //! analysis needs, it says what is missing instead of a number.
 
 pub mod change_summary;
+pub mod quantization;
 mod show_size_reduction;
 mod show_structure;
 pub mod tensors;
@@ -40,6 +41,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &show_structure::ShowStructure,
     &change_summary::ChangeSummary,
     &show_size_reduction::ShowSizeReduction,
+    &quantization::Quantization,
 ];
 
 /// The analysis a flag names.

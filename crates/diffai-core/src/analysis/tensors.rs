@@ -100,3 +100,20 @@ pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
     }
     out
 }
+
+/// Σ‖old‖² over shared entries the diff computed no metrics for (byte-identical tensors):
+/// their norms are computed here, in one parallel pass.
+pub fn unmeasured_norm_sq(shared: &[&Entry]) -> f64 {
+    let jobs: Vec<crate::stats::Job> = shared
+        .iter()
+        .filter(|e| e.metrics.is_none())
+        .filter_map(|e| e.old.map(crate::stats::Job::Single))
+        .collect();
+    crate::stats::compute(&jobs, Default::default(), None)
+        .iter()
+        .map(|o| match o {
+            crate::stats::Outcome::Single(s) => s.norm * s.norm,
+            _ => 0.0,
+        })
+        .sum()
+}

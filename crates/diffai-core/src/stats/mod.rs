@@ -488,6 +488,50 @@ fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
     }
 }
 
+/// Calls `f` with the elements of a real tensor decoded to f64, in C order, up to
+/// [`CHUNK_ELEMS`] at a time (a compressed source is read window by window). Complex and
+/// undecodable dtypes are refused with the reason.
+pub fn visit_f64(t: &Tensor, mut f: impl FnMut(&[f64])) -> Result<(), String> {
+    if let Some(why) = t.dtype.undecodable_reason() {
+        return Err(format!("{}: {why}", t.dtype));
+    }
+    if t.dtype.is_complex() {
+        return Err(format!("{} values are complex", t.dtype));
+    }
+    let mut out = vec![0.0; CHUNK_ELEMS as usize];
+    let numel = t.numel();
+    if t.is_plain() {
+        let window = (CHUNK_ELEMS * t.dtype.bits() / 8) as usize;
+        let mut windows = t.source.windows(window);
+        let mut start = 0u64;
+        while start < numel {
+            let Some(w) = windows.next_window()? else {
+                return Err("the data ended early".into());
+            };
+            let n = (numel - start).min(CHUNK_ELEMS) as usize;
+            let bytes = &w.bytes()[..(n as u64 * t.dtype.bits()).div_ceil(8) as usize];
+            decode::decode(t.dtype, bytes, &mut out[..n]);
+            f(&out[..n]);
+            start += n as u64;
+        }
+        return Ok(());
+    }
+    let mut scratch = Vec::new();
+    let mut start = 0u64;
+    while start < numel {
+        let end = (start + CHUNK_ELEMS).min(numel);
+        let n = (end - start) as usize;
+        decode::decode(
+            t.dtype,
+            elem_bytes(t, start, end, &mut scratch),
+            &mut out[..n],
+        );
+        f(&out[..n]);
+        start = end;
+    }
+    Ok(())
+}
+
 /// Bytes holding elements `[start, end)` in dense little-endian order: a slice of the source
 /// when the tensor is plain, else gathered (and byte-swapped) into `scratch`. Chunks and blocks
 /// start at multiples of 1024 elements, so a packed sub-byte element never straddles the start.
