@@ -238,3 +238,57 @@ fn quantization_matches_numpy() {
         }
     }
 }
+
+/// anomaly_new.safetensors (generate_analyses.py): `a` gains a NaN and an Inf, `b` is scaled by
+/// 20, `c` is zeroed (5 rows of 3).
+#[test]
+fn anomalies_are_the_injected_ones() {
+    let found = run_on(
+        "analyses",
+        "anomaly_old.safetensors",
+        "anomaly_new.safetensors",
+        &["anomaly-detection"],
+        &Options::default(),
+    );
+    let a = &found[0].1;
+    assert_eq!(field(a, "severity"), &Field::from("critical"));
+    assert_eq!(num(field(a, "affected")), 3.0);
+    let mut got: Vec<(String, String)> = a
+        .rows
+        .iter()
+        .map(|r| match (&r[0].1, &r[2].1) {
+            (Field::Text(p), Field::Text(t)) => (p.clone(), t.clone()),
+            _ => panic!(),
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String)> = [
+        ("a", "inf"),
+        ("a", "nan"),
+        ("b", "update_explosion"),
+        ("b", "weight_explosion"),
+        ("c", "all_zero"),
+        ("c", "dead_units"),
+        ("c", "weight_collapse"),
+    ]
+    .iter()
+    .map(|(p, t)| (p.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let dead = a
+        .rows
+        .iter()
+        .find(|r| r[2].1 == Field::from("dead_units"))
+        .unwrap();
+    assert_eq!(dead[3].1, Field::from("5 of 5 rows all zero"));
+    // A healthy pair: nothing.
+    let clean = run_on(
+        "analyses",
+        "anomaly_old.safetensors",
+        "anomaly_old.safetensors",
+        &["anomaly-detection"],
+        &Options::default(),
+    );
+    assert_eq!(field(&clean[0].1, "severity"), &Field::from("none"));
+    assert!(clean[0].1.rows.is_empty());
+}

@@ -3,6 +3,7 @@
 //! comes from the inputs through the formula in ANALYSES.md; where the inputs lack what an
 //! analysis needs, it says what is missing instead of a number.
 
+pub mod anomaly;
 pub mod change_summary;
 pub mod quantization;
 mod show_size_reduction;
@@ -42,6 +43,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &change_summary::ChangeSummary,
     &show_size_reduction::ShowSizeReduction,
     &quantization::Quantization,
+    &anomaly::Anomaly,
 ];
 
 /// The analysis a flag names.
