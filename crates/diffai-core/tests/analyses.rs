@@ -292,3 +292,60 @@ fn anomalies_are_the_injected_ones() {
     assert_eq!(field(&clean[0].1, "severity"), &Field::from("none"));
     assert!(clean[0].1.rows.is_empty());
 }
+
+/// Family, depth and multiply-accumulates of models built to be each kind
+/// (generate_analyses.py), each compared with itself and with another kind.
+#[test]
+fn architecture_and_cost_are_read_from_the_shapes() {
+    let reference = common::reference("analyses");
+    let flags = [
+        "architecture-comparison",
+        "inference-speed-estimate",
+        "performance-impact-estimate",
+    ];
+    for (file, want) in reference["architecture"].as_object().unwrap() {
+        let found = run_on(
+            "analyses",
+            file,
+            "cnn.safetensors",
+            &flags,
+            &Options::default(),
+        );
+        let a = &found[0].1;
+        assert_eq!(
+            field(a, "type1"),
+            &Field::from(want["family"].as_str().unwrap()),
+            "{file}"
+        );
+        assert_eq!(field(a, "type2"), &Field::from("cnn"), "{file}");
+        assert_eq!(
+            num(field(a, "depth_old")),
+            want["depth"].as_f64().unwrap(),
+            "{file}"
+        );
+        let s = &found[1].1;
+        let macs = want["macs"].as_f64().unwrap();
+        assert_eq!(num(field(s, "macs_old")), macs, "{file}");
+        let cnn = reference["architecture"]["cnn.safetensors"]["macs"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(num(field(s, "macs_ratio")), cnn / macs, "{file}");
+        let p = &found[2].1;
+        assert_eq!(num(field(p, "macs_change")), cnn / macs - 1.0, "{file}");
+    }
+    // The seed's MLP against its fine-tune: depth 3 -> 3, feedforward, no structural difference.
+    let found = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &flags[..1],
+        &Options::default(),
+    );
+    let a = &found[0].1;
+    assert_eq!(
+        (num(field(a, "depth_old")), num(field(a, "depth_new"))),
+        (3.0, 3.0)
+    );
+    assert_eq!(field(a, "type2"), &Field::from("feedforward"));
+    assert_eq!(num(field(a, "differences")), 0.0);
+}

@@ -4,11 +4,15 @@
 //! analysis needs, it says what is missing instead of a number.
 
 pub mod anomaly;
+pub mod architecture;
 pub mod change_summary;
+pub mod inference_speed;
+mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
 mod show_structure;
 pub mod tensors;
+pub mod weights;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -44,6 +48,9 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &show_size_reduction::ShowSizeReduction,
     &quantization::Quantization,
     &anomaly::Anomaly,
+    &architecture::Architecture,
+    &inference_speed::InferenceSpeed,
+    &performance_impact::PerformanceImpact,
 ];
 
 /// The analysis a flag names.

@@ -31,7 +31,16 @@ pub struct Entry<'a> {
     pub metrics: Option<&'a PairMetrics>,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
+    /// The old (`true`) or new tensor.
+    pub fn side(&self, old: bool) -> Option<&'a Tensor> {
+        if old {
+            self.old
+        } else {
+            self.new
+        }
+    }
+
     /// Not a recognised buffer (`running_mean`, …): counts as parameters.
     pub fn is_parameter(&self) -> bool {
         !is_buffer(&self.path)
