@@ -349,3 +349,114 @@ fn architecture_and_cost_are_read_from_the_shapes() {
     assert_eq!(field(a, "type2"), &Field::from("feedforward"));
     assert_eq!(num(field(a, "differences")), 0.0);
 }
+
+/// In the dtypes pair every tensor is its own layer (no dots in the names), so each layer's
+/// numbers are its tensor's reference metrics and the shares are ‖d‖² over their sum.
+#[test]
+fn layer_impact_matches_the_reference() {
+    let found = run(&["show-layer-impact"], &Options::default());
+    let f = &found[0].1;
+    let r = common::reference("safetensors");
+    let tensors = r["pairs"][0]["tensors"].as_object().unwrap();
+    let total: f64 = tensors
+        .iter()
+        .filter(|(n, _)| *n != "retyped_t")
+        .map(|(_, m)| m["norm_diff"].as_f64().unwrap().powi(2))
+        .sum();
+    let mut share_sum = 0.0;
+    for row in &f.rows {
+        let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+        let Field::Text(layer) = get("layer") else {
+            panic!()
+        };
+        let m = &tensors[layer.as_str()];
+        let d = m["norm_diff"].as_f64().unwrap();
+        common::close(
+            &format!("{layer} norm_diff"),
+            Some(num(get("norm_diff"))),
+            Some(d),
+            common::RTOL,
+        );
+        common::close(
+            &format!("{layer} rel_l2"),
+            Some(num(get("rel_l2"))),
+            common::num(&m["rel_l2"]),
+            common::RTOL,
+        );
+        common::close(
+            &format!("{layer} share"),
+            Some(num(get("share"))),
+            Some(d * d / total),
+            common::RTOL,
+        );
+        share_sum += num(get("share"));
+    }
+    assert!((share_sum - 1.0).abs() < 1e-12, "{share_sum}");
+    assert_eq!(
+        f.rows.len(),
+        tensors.len() - 1,
+        "retyped_t is not a same-dtype pair"
+    );
+}
+
+/// Bytes per dtype from the safetensors headers themselves (data_offsets), read here with
+/// serde_json rather than through diffai's reader.
+#[test]
+fn memory_totals_match_the_headers() {
+    let header_bytes = |file: &str| -> std::collections::BTreeMap<String, u64> {
+        let data = std::fs::read(common::fixtures("analyses").join(file)).unwrap();
+        let n = u64::from_le_bytes(data[..8].try_into().unwrap()) as usize;
+        let h: serde_json::Value = serde_json::from_slice(&data[8..8 + n]).unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for (k, v) in h.as_object().unwrap() {
+            if k == "__metadata__" {
+                continue;
+            }
+            let o = v["data_offsets"].as_array().unwrap();
+            let dtype = match v["dtype"].as_str().unwrap() {
+                "F32" => "float32",
+                "F16" => "float16",
+                other => panic!("{other}"),
+            };
+            *out.entry(dtype.to_string()).or_default() +=
+                o[1].as_u64().unwrap() - o[0].as_u64().unwrap();
+        }
+        out
+    };
+    let (old, new) = (
+        header_bytes("quant_fp32.safetensors"),
+        header_bytes("quant_fp16.safetensors"),
+    );
+    let found = run_on(
+        "analyses",
+        "quant_fp32.safetensors",
+        "quant_fp16.safetensors",
+        &["memory-analysis"],
+        &Options::default(),
+    );
+    let m = &found[0].1;
+    assert_eq!(
+        num(field(m, "tensor_bytes_old")),
+        old.values().sum::<u64>() as f64
+    );
+    assert_eq!(
+        num(field(m, "tensor_bytes_new")),
+        new.values().sum::<u64>() as f64
+    );
+    for row in &m.rows {
+        let Field::Text(dtype) = &row[0].1 else {
+            panic!()
+        };
+        assert_eq!(
+            num(&row[1].1),
+            *old.get(dtype).unwrap_or(&0) as f64,
+            "{dtype}"
+        );
+        assert_eq!(
+            num(&row[2].1),
+            *new.get(dtype).unwrap_or(&0) as f64,
+            "{dtype}"
+        );
+    }
+    assert!(matches!(field(m, "optimizer_bytes_old"), Field::Missing(_)));
+}

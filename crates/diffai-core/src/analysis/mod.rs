@@ -7,6 +7,8 @@ pub mod anomaly;
 pub mod architecture;
 pub mod change_summary;
 pub mod inference_speed;
+mod layer_impact;
+mod memory;
 mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
@@ -45,7 +47,9 @@ pub trait Analysis: Sync {
 pub static ANALYSES: &[&dyn Analysis] = &[
     &show_structure::ShowStructure,
     &change_summary::ChangeSummary,
+    &layer_impact::LayerImpact,
     &show_size_reduction::ShowSizeReduction,
+    &memory::Memory,
     &quantization::Quantization,
     &anomaly::Anomaly,
     &architecture::Architecture,
