@@ -355,3 +355,33 @@ fn array_id_key_pairs_list_elements_by_key() {
         "{paths:?}"
     );
 }
+
+/// Integers beyond 2^53 compare exactly: 2^53 and 2^53 + 1 are the same f64 but differ.
+#[test]
+fn large_integers_compare_exactly() {
+    let artifact = |v: i128| {
+        let mut m = diffai_core::value::Map::new();
+        m.insert("n".into(), Value::Int(v));
+        diffai_core::Artifact::from_file(Path::new("mem"), "json", 0, Value::Map(m), Vec::new())
+    };
+    let big = 1i128 << 53;
+    let r = diff::diff(
+        &artifact(big),
+        &artifact(big + 1),
+        &Options::default(),
+        None,
+    );
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].kind, ChangeKind::Changed);
+    let within = Options {
+        tolerance: Tolerance {
+            epsilon: 1.0,
+            rtol: 0.0,
+        },
+        ..Default::default()
+    };
+    let r = diff::diff(&artifact(big), &artifact(big + 1), &within, None);
+    assert!(r.changes.is_empty());
+    let huge = diff::diff(&artifact(i128::MIN), &artifact(i128::MAX), &within, None);
+    assert_eq!(huge.changes.len(), 1);
+}

@@ -377,7 +377,13 @@ fn scalars_equal(o: &Value, n: &Value, tol: Tolerance) -> Option<bool> {
         _ => None,
     };
     Some(match (o, n) {
-        (Value::Int(a), Value::Int(b)) if a == b => true,
+        // Integers compare exactly (beyond 2^53 too): the difference is taken in i128 first.
+        (Value::Int(a), Value::Int(b)) => {
+            let d = b
+                .checked_sub(*a)
+                .map_or(f64::INFINITY, |d| d.unsigned_abs() as f64);
+            a == b || d <= tol.epsilon + tol.rtol * (*a as f64).abs()
+        }
         (Value::Null, Value::Null) => true,
         (Value::Bool(a), Value::Bool(b)) => a == b,
         (Value::Str(a), Value::Str(b)) => a == b,
