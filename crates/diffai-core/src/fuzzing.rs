@@ -85,6 +85,36 @@ pub fn matlab(data: &[u8]) {
     }
 }
 
+/// Parses `data` with every structured-data reader (JSON, YAML, TOML, XML, INI, CSV and TSV),
+/// computing everything over each tree that parses.
+pub fn structured(data: &[u8]) {
+    use crate::formats::structured::{csv, ini, json, toml, xml, yaml};
+    let path = Path::new(FUZZ_PATH);
+    type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<Value, String>;
+    let parsers: [(&'static str, Parse); 7] = [
+        ("json", &json::parse),
+        ("yaml", &yaml::parse),
+        ("toml", &toml::parse),
+        ("xml", &xml::parse),
+        ("ini", &ini::parse),
+        ("csv", &|d| csv::parse(d, b',')),
+        ("csv", &|d| csv::parse(d, b'\t')),
+    ];
+    for (format, parse) in parsers {
+        match parse(data) {
+            Ok(root) => exercise(Artifact::from_file(
+                path,
+                format,
+                data.len() as u64,
+                root,
+                Vec::new(),
+            )),
+            // Errors are one line naming where the input went wrong.
+            Err(message) => assert!(!message.contains('\n'), "{format}: {message:?}"),
+        }
+    }
+}
+
 fn exercise(a: Artifact) {
     let _ = inspect::inspect(&a, None);
     let opts = Options {

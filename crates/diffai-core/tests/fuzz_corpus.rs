@@ -36,3 +36,8 @@ fn numpy_corpus() {
 fn matlab_corpus() {
     replay("matlab", diffai_core::fuzzing::matlab);
 }
+
+#[test]
+fn structured_corpus() {
+    replay("structured", diffai_core::fuzzing::structured);
+}

@@ -63,7 +63,8 @@ pub enum Command {
 /// Flags shared by the diff and `inspect`.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// Force the input format instead of detecting it (magic bytes, then file extension).
+    /// Force the input format instead of detecting it (magic bytes, then file extension):
+    /// safetensors, safetensors-sharded, pytorch, npy, npz, matlab, json, yaml, toml, xml, ini, csv.
     #[arg(short = 'f', long = "format", value_name = "FORMAT")]
     pub format: Option<String>,
 

@@ -16,6 +16,7 @@ pub mod numpy;
 pub mod pytorch;
 pub mod safetensors;
 pub mod safetensors_sharded;
+pub mod structured;
 pub mod zipfile;
 
 /// How many leading bytes detection looks at (magic numbers and short headers).
@@ -44,6 +45,14 @@ pub static READERS: &[&dyn Reader] = &[
     &numpy::NpyReader,
     &numpy::NpzReader,
     &matlab::MatReader,
+    // Text formats last: they claim a file by extension, or by content only when no reader
+    // claims its extension (see `structured`).
+    &structured::JsonReader,
+    &structured::YamlReader,
+    &structured::TomlReader,
+    &structured::XmlReader,
+    &structured::IniReader,
+    &structured::CsvReader,
 ];
 
 /// The names `--format` accepts.
