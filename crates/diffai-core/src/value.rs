@@ -16,7 +16,8 @@ pub enum Value {
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Map(Map),
-    Tensor(Tensor),
+    /// Boxed: a tensor leaf is large and rare beside scalars, so every other value stays small.
+    Tensor(Box<Tensor>),
 }
 
 impl Value {
@@ -94,7 +95,7 @@ impl Value {
         self.leaves()
             .into_iter()
             .filter_map(|(p, v)| match v {
-                Value::Tensor(t) => Some((p, t)),
+                Value::Tensor(t) => Some((p, &**t)),
                 _ => None,
             })
             .collect()
@@ -194,8 +195,9 @@ pub fn push_index(path: &mut String, index: usize) {
 #[derive(Debug, Clone, Default)]
 pub struct Map {
     entries: Vec<(String, Value)>,
-    /// Position of each key in `entries`; empty until the map reaches [`INDEX_FROM`] entries.
-    index: HashMap<String, usize>,
+    /// Position of each key in `entries`; none until the map reaches [`INDEX_FROM`] entries
+    /// (boxed, so a small map costs one pointer for it).
+    index: Option<Box<HashMap<String, usize>>>,
 }
 
 /// Entries from which a map keeps a hash index: below it, a scan of a few keys is as fast as
@@ -217,8 +219,8 @@ impl Map {
 
     /// Appends without checking for a repeated key (callers that know keys are unique).
     pub fn push(&mut self, key: String, value: Value) {
-        if !self.index.is_empty() {
-            self.index.entry(key.clone()).or_insert(self.entries.len());
+        if let Some(index) = &mut self.index {
+            index.entry(key.clone()).or_insert(self.entries.len());
         }
         self.entries.push((key, value));
         if self.entries.len() == INDEX_FROM {
@@ -231,21 +233,21 @@ impl Map {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        if self.index.is_empty() {
-            self.entries.iter().position(|(k, _)| k == key)
-        } else {
-            self.index.get(key).copied()
+        match &self.index {
+            None => self.entries.iter().position(|(k, _)| k == key),
+            Some(index) => index.get(key).copied(),
         }
     }
 
     /// Rebuilds the index (the first position of each key) when the map is large enough.
     fn reindex(&mut self) {
-        self.index.clear();
-        if self.entries.len() >= INDEX_FROM {
+        self.index = (self.entries.len() >= INDEX_FROM).then(|| {
+            let mut index = HashMap::with_capacity(self.entries.len());
             for (at, (k, _)) in self.entries.iter().enumerate() {
-                self.index.entry(k.clone()).or_insert(at);
+                index.entry(k.clone()).or_insert(at);
             }
-        }
+            Box::new(index)
+        });
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {

@@ -68,7 +68,7 @@ pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
             .into_iter()
             .filter(|(p, _)| keep_path(p, opts))
             .filter_map(|(p, v)| match v {
-                crate::value::Value::Tensor(t) => Some((p, t)),
+                crate::value::Value::Tensor(t) => Some((p, &**t)),
                 _ => None,
             })
             .collect()

@@ -64,7 +64,7 @@ pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Pr
     let candidate_pairs: Vec<(&Tensor, &Tensor)> = candidates
         .iter()
         .map(|&i| match &pairings[i].1 {
-            Pairing::Both(Value::Tensor(o), Value::Tensor(n)) => (o, n),
+            Pairing::Both(Value::Tensor(o), Value::Tensor(n)) => (&**o, &**n),
             _ => unreachable!("candidates are tensor pairs"),
         })
         .collect();
@@ -199,6 +199,50 @@ fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(Strin
     let id_key = opts.array_id_key.as_deref();
     let old_leaves = old.leaves_with(&skip, id_key);
     let new_leaves = new.leaves_with(&skip, id_key);
+    // Trees mostly share their order: pair the common prefix and suffix in lockstep and hash
+    // only the paths in between.
+    let common = |a: &[(String, &Value)], b: &[(String, &Value)], rev: bool| {
+        let n = a.len().min(b.len());
+        (0..n)
+            .take_while(|&i| {
+                let (x, y) = if rev {
+                    (&a[a.len() - 1 - i], &b[b.len() - 1 - i])
+                } else {
+                    (&a[i], &b[i])
+                };
+                x.0 == y.0
+            })
+            .count()
+    };
+    let prefix = common(&old_leaves, &new_leaves, false);
+    let suffix = common(&old_leaves[prefix..], &new_leaves[prefix..], true);
+    let both = |(p, o): &(String, &'a Value), n: &'a Value| (p.clone(), Pairing::Both(*o, n));
+    let mut out = Vec::with_capacity(old_leaves.len().max(new_leaves.len()));
+    out.extend(
+        old_leaves[..prefix]
+            .iter()
+            .zip(&new_leaves[..prefix])
+            .map(|(o, n)| both(o, n.1)),
+    );
+    let old_mid = &old_leaves[prefix..old_leaves.len() - suffix];
+    let new_mid = &new_leaves[prefix..new_leaves.len() - suffix];
+    pair_by_path(old_mid, new_mid, &mut out);
+    out.extend(
+        old_leaves[old_leaves.len() - suffix..]
+            .iter()
+            .zip(&new_leaves[new_leaves.len() - suffix..])
+            .map(|(o, n)| both(o, n.1)),
+    );
+    out
+}
+
+/// Pairs leaves by path through a hash map. Order: old's, with each path only in new placed
+/// after the shared path that precedes it in new.
+fn pair_by_path<'a>(
+    old_leaves: &[(String, &'a Value)],
+    new_leaves: &[(String, &'a Value)],
+    out: &mut Vec<(String, Pairing<'a>)>,
+) {
     // A path repeated on one side (a key "a.b" beside a nested a → b) pairs in order of
     // appearance; the extra ones stand alone.
     let mut in_new: HashMap<&str, VecDeque<usize>> = HashMap::new();
@@ -222,21 +266,19 @@ fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(Strin
             None => after.entry(anchor).or_default().push(j),
         }
     }
-    let mut out = Vec::with_capacity(old_leaves.len() + new_leaves.len());
     let push_new = |out: &mut Vec<(String, Pairing<'a>)>, js: Option<Vec<usize>>| {
         for j in js.unwrap_or_default() {
             out.push((new_leaves[j].0.clone(), Pairing::New(new_leaves[j].1)));
         }
     };
-    push_new(&mut out, after.remove(&None));
+    push_new(out, after.remove(&None));
     for (i, (p, v)) in old_leaves.iter().enumerate() {
         match partner_of_old[i] {
             Some(j) => out.push((p.clone(), Pairing::Both(v, new_leaves[j].1))),
             None => out.push((p.clone(), Pairing::Old(v))),
         }
-        push_new(&mut out, after.remove(&Some(i)));
+        push_new(out, after.remove(&Some(i)));
     }
-    out
 }
 
 fn tensor_side(t: &Tensor, stats: Option<&Outcome>) -> (Side, Option<Fallback>) {

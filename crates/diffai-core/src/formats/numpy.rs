@@ -250,7 +250,7 @@ fn simple_array(
     if fortran {
         t.strides = fortran_strides(shape);
     }
-    Ok(Value::Tensor(t))
+    Ok(Value::Tensor(Box::new(t)))
 }
 
 /// One field of a structured dtype: name, type (a descr string, or a nested list of fields),

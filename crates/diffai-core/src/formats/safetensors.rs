@@ -124,7 +124,7 @@ pub fn parse(path: &Path, map: &Buffer) -> Result<Map> {
     tensors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
     let mut root = Map::new();
     for (name, tensor, _, _) in tensors {
-        root.push(name, Value::Tensor(tensor));
+        root.push(name, Value::Tensor(Box::new(tensor)));
     }
     match metadata {
         Some(Value::Map(mut meta)) => {

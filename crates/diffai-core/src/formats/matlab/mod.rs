@@ -184,7 +184,7 @@ pub fn class_value(
     let mut t = Tensor::dense(dtype, shape.to_vec(), source);
     t.big_endian = plain && real.big_endian && dtype.bits() > 8;
     t.strides = fortran_strides(shape);
-    Ok(Value::Tensor(t))
+    Ok(Value::Tensor(Box::new(t)))
 }
 
 /// Values (already in the class's range) as little-endian bytes of `dtype`.
@@ -303,5 +303,5 @@ pub fn sparse_value(
     let bytes = encode(dtype, &dense_re, dense_im.as_deref());
     let mut t = Tensor::dense(dtype, vec![rows, cols], ByteSource::owned(bytes));
     t.strides = fortran_strides(&[rows, cols]);
-    Ok(Value::Tensor(t))
+    Ok(Value::Tensor(Box::new(t)))
 }

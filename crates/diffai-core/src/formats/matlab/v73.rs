@@ -561,7 +561,7 @@ impl Reader<'_> {
                 let bytes = self.bytes(d, n, size)?;
                 let mut t = Tensor::dense(dtype, shape.to_vec(), bytes);
                 t.strides = fortran_strides(shape);
-                return Ok(Value::Tensor(t));
+                return Ok(Value::Tensor(Box::new(t)));
             }
             let (re, im) = self.complex_parts(d)?;
             return class_value(class, shape, n, re, Some(im));

@@ -59,14 +59,14 @@ impl Converter {
             Pv::Object(o) => self.object(&o.borrow(), depth)?,
             Pv::Host(h) => {
                 if let Some(t) = h.downcast_ref::<Tensor>() {
-                    Value::Tensor(t.clone())
+                    Value::Tensor(Box::new(t.clone()))
                 } else if let Some(s) = h.downcast_ref::<super::host::Storage>() {
                     let elem = (s.dtype.bits() / 8).max(1);
-                    Value::Tensor(Tensor::dense(
+                    Value::Tensor(Box::new(Tensor::dense(
                         s.dtype,
                         vec![s.source.len() as u64 / elem],
                         s.source.clone(),
-                    ))
+                    )))
                 } else if let Some(q) = h.downcast_ref::<Quantized>() {
                     let mut m = Map::new();
                     m.push("__class__".into(), Value::Str("quantized tensor".into()));
@@ -259,7 +259,7 @@ fn numpy_value(o: &Object) -> Option<Value> {
             if fortran {
                 t.strides = crate::tensor::fortran_strides(&shape);
             }
-            Some(Value::Tensor(t))
+            Some(Value::Tensor(Box::new(t)))
         }
         _ => None,
     }

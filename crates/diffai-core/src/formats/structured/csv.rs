@@ -98,7 +98,11 @@ pub fn parse(bytes: &[u8], delimiter: u8) -> Result<Value, String> {
             let bytes: Vec<u8> = col.iter().flat_map(|v| v.to_le_bytes()).collect();
             columns.push(
                 name.clone(),
-                Value::Tensor(Tensor::dense(DType::F64, vec![n], ByteSource::owned(bytes))),
+                Value::Tensor(Box::new(Tensor::dense(
+                    DType::F64,
+                    vec![n],
+                    ByteSource::owned(bytes),
+                ))),
             );
         }
     }
