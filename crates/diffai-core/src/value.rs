@@ -197,6 +197,7 @@ pub struct Map {
     entries: Vec<(String, Value)>,
     /// Position of each key in `entries`; none until the map reaches [`INDEX_FROM`] entries
     /// (boxed, so a small map costs one pointer for it).
+    #[allow(clippy::box_collection)] // the point: one pointer inline instead of 48 bytes
     index: Option<Box<HashMap<String, usize>>>,
 }
 

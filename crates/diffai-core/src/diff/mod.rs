@@ -216,7 +216,7 @@ fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(Strin
     };
     let prefix = common(&old_leaves, &new_leaves, false);
     let suffix = common(&old_leaves[prefix..], &new_leaves[prefix..], true);
-    let both = |(p, o): &(String, &'a Value), n: &'a Value| (p.clone(), Pairing::Both(*o, n));
+    let both = |(p, o): &(String, &'a Value), n: &'a Value| (p.clone(), Pairing::Both(o, n));
     let mut out = Vec::with_capacity(old_leaves.len().max(new_leaves.len()));
     out.extend(
         old_leaves[..prefix]
