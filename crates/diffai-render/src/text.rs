@@ -251,32 +251,32 @@ fn headline(c: &Change, style: LineStyle) -> String {
             if o.dtype != n.dtype {
                 parts.push(format!("dtype={}->{}", o.dtype, n.dtype));
             }
-            if o.shape == n.shape {
-                if let (Some(a), Some(b)) = (stats(old), stats(new)) {
-                    if style == LineStyle::Matlab {
-                        parts.push(format!("var={}", c.path));
-                    }
-                    if style != LineStyle::Model {
-                        parts.push(format!("shape={}", format_shape(&o.shape)));
-                    }
-                    parts.push(format!("mean={}->{}", opt(a.mean), opt(b.mean)));
-                    parts.push(format!("std={}->{}", opt(a.std), opt(b.std)));
-                    if style != LineStyle::Model && o.dtype == n.dtype {
-                        parts.push(format!("dtype={}", style.dtype(o.dtype)));
-                    }
-                    if a.nan + b.nan > 0 {
-                        parts.push(format!("nan={}->{}", a.nan, b.nan));
-                    }
-                    if a.inf + b.inf > 0 {
-                        parts.push(format!("inf={}->{}", a.inf, b.inf));
-                    }
-                } else if c.fallback.is_some() {
-                    parts.push(format!(
-                        "dtype={}, shape={}, bytes differ",
-                        o.dtype,
-                        format_shape(&o.shape)
-                    ));
+            let same_shape = o.shape == n.shape;
+            // Reshaped tensors (a CSV column that gained rows) keep their statistics too.
+            if let (Some(a), Some(b)) = (stats(old), stats(new)) {
+                if same_shape && style == LineStyle::Matlab {
+                    parts.push(format!("var={}", c.path));
                 }
+                if same_shape && style != LineStyle::Model {
+                    parts.push(format!("shape={}", format_shape(&o.shape)));
+                }
+                parts.push(format!("mean={}->{}", opt(a.mean), opt(b.mean)));
+                parts.push(format!("std={}->{}", opt(a.std), opt(b.std)));
+                if same_shape && style != LineStyle::Model && o.dtype == n.dtype {
+                    parts.push(format!("dtype={}", style.dtype(o.dtype)));
+                }
+                if a.nan + b.nan > 0 {
+                    parts.push(format!("nan={}->{}", a.nan, b.nan));
+                }
+                if a.inf + b.inf > 0 {
+                    parts.push(format!("inf={}->{}", a.inf, b.inf));
+                }
+            } else if same_shape && c.fallback.is_some() {
+                parts.push(format!(
+                    "dtype={}, shape={}, bytes differ",
+                    o.dtype,
+                    format_shape(&o.shape)
+                ));
             }
         }
         (Some(t), None) | (None, Some(t)) if c.old.is_none() || c.new.is_none() => {

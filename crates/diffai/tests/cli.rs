@@ -704,3 +704,28 @@ fn analysis_flags_print_their_lines_and_json_objects() {
     let help = stdout(&run(&["--help"]));
     assert!(help.contains("--change-summary"), "{help}");
 }
+
+/// A CSV that gained rows: its numeric columns are reshaped tensors, still with mean/std
+/// old->new (`--stats` lines), as the product documents show for datasets.
+#[test]
+fn csv_columns_that_gained_rows_keep_their_statistics() {
+    let dir = root().join("tests/fixtures/structured");
+    let (o, n) = (dir.join("table_old.csv"), dir.join("table_more_rows.csv"));
+    let out = run(&[
+        o.to_str().unwrap(),
+        n.to_str().unwrap(),
+        "--stats",
+        "--no-color",
+    ]);
+    assert_eq!(status(&out), 1);
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("  ! columns.score:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.starts_with("  ! columns.score: shape=[40]->[42], mean="),
+        "{line}"
+    );
+    assert!(line.contains(", std="), "{line}");
+}
