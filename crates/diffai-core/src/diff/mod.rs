@@ -118,6 +118,17 @@ pub fn diff(old: &Artifact, new: &Artifact, opts: &Options, progress: Option<&Pr
     let mut summary = Summary::default();
     let mut changes = Vec::new();
     for (i, (path, p)) in pairings.iter().enumerate() {
+        // An unchanged scalar that is not listed costs only its count (configs hold millions).
+        if let Pairing::Both(o, n) = p {
+            let scalar = !matches!(o, Value::Tensor(_)) || !matches!(n, Value::Tensor(_));
+            if scalar
+                && !opts.include_unchanged
+                && scalars_equal(o, n, opts.tolerance) == Some(true)
+            {
+                summary.count(ChangeKind::Unchanged);
+                continue;
+            }
+        }
         let change = match p {
             Pairing::Both(Value::Tensor(o), Value::Tensor(n)) => tensor_pair(
                 path,
@@ -216,23 +227,24 @@ fn pair_leaves<'a>(old: &'a Value, new: &'a Value, opts: &Options) -> Vec<(Strin
     };
     let prefix = common(&old_leaves, &new_leaves, false);
     let suffix = common(&old_leaves[prefix..], &new_leaves[prefix..], true);
-    let both = |(p, o): &(String, &'a Value), n: &'a Value| (p.clone(), Pairing::Both(o, n));
-    let mut out = Vec::with_capacity(old_leaves.len().max(new_leaves.len()));
-    out.extend(
-        old_leaves[..prefix]
-            .iter()
-            .zip(&new_leaves[..prefix])
-            .map(|(o, n)| both(o, n.1)),
-    );
-    let old_mid = &old_leaves[prefix..old_leaves.len() - suffix];
-    let new_mid = &new_leaves[prefix..new_leaves.len() - suffix];
-    pair_by_path(old_mid, new_mid, &mut out);
-    out.extend(
-        old_leaves[old_leaves.len() - suffix..]
-            .iter()
-            .zip(&new_leaves[new_leaves.len() - suffix..])
-            .map(|(o, n)| both(o, n.1)),
-    );
+    let (old_len, new_len) = (old_leaves.len(), new_leaves.len());
+    let mut out = Vec::with_capacity(old_len.max(new_len));
+    let mut old_iter = old_leaves.into_iter();
+    let mut new_iter = new_leaves.into_iter();
+    // Paths move into the pairing (no copy of millions of strings).
+    for ((p, o), (_, n)) in old_iter
+        .by_ref()
+        .take(prefix)
+        .zip(new_iter.by_ref().take(prefix))
+    {
+        out.push((p, Pairing::Both(o, n)));
+    }
+    let old_mid: Vec<_> = old_iter.by_ref().take(old_len - prefix - suffix).collect();
+    let new_mid: Vec<_> = new_iter.by_ref().take(new_len - prefix - suffix).collect();
+    pair_by_path(&old_mid, &new_mid, &mut out);
+    for ((p, o), (_, n)) in old_iter.zip(new_iter) {
+        out.push((p, Pairing::Both(o, n)));
+    }
     out
 }
 
