@@ -729,3 +729,28 @@ fn csv_columns_that_gained_rows_keep_their_statistics() {
     );
     assert!(line.contains(", std="), "{line}");
 }
+
+/// A diffai JSON report is itself an input: two reports of different runs diff like any JSON.
+#[test]
+fn a_json_report_is_valid_input() {
+    let dir = scratch("reports");
+    let (o, n) = old_new();
+    let write = |name: &str, args: &[&str]| {
+        let out = run(args);
+        let path = dir.join(name);
+        std::fs::write(&path, &out.stdout).unwrap();
+        path.display().to_string()
+    };
+    let a = write("a.json", &[&o, &n, "-o", "json"]);
+    let b = write("b.json", &[&o, &n, "-o", "json", "--epsilon", "0.001"]);
+    let same = run(&[&a, &a]);
+    assert_eq!(status(&same), 0, "{}", stderr(&same));
+    let diff = run(&[&a, &b, "--no-color"]);
+    assert_eq!(status(&diff), 1, "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("~ options.epsilon: 0.0 -> 0.001"),
+        "{}",
+        stdout(&diff)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
