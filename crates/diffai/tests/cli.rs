@@ -754,3 +754,15 @@ fn a_json_report_is_valid_input() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_forced_input_format_that_fails_points_at_output() {
+    let (o, n) = old_new();
+    let out = run(&[&o, &n, "-f", "json"]);
+    assert_eq!(status(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("-o/--output") && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -117,7 +117,17 @@ pub fn recognise(path: &Path) -> Result<Option<&'static dyn Reader>> {
 
 /// Detects and reads one input.
 pub fn read(path: &Path, forced: Option<&str>) -> Result<Artifact> {
-    detect(path, forced)?.read(path)
+    let read = detect(path, forced)?.read(path);
+    // `-f json` is often meant as an output format (`-o json`): say so when it fails.
+    match (read, forced.map(str::to_ascii_lowercase).as_deref()) {
+        (Err(mut e), Some("json" | "yaml" | "yml")) => {
+            e.message.push_str(
+                " (-f/--format forces the input format; the output format is -o/--output)",
+            );
+            Err(e)
+        }
+        (read, _) => read,
+    }
 }
 
 /// Reads two inputs at the same time (reading can inflate compressed data to check it); an
