@@ -460,3 +460,44 @@ fn memory_totals_match_the_headers() {
     }
     assert!(matches!(field(m, "optimizer_bytes_old"), Field::Missing(_)));
 }
+
+/// The models' cosine over all shared tensors, from the reference's per-tensor norms, and each
+/// tensor's cosine as the reference has it.
+#[test]
+fn similarity_matches_the_reference() {
+    let found = run(&["similarity-matrix"], &Options::default());
+    let f = &found[0].1;
+    let r = common::reference("safetensors");
+    let tensors = r["pairs"][0]["tensors"].as_object().unwrap();
+    let (mut dot, mut oo, mut nn) = (0.0, 0.0, 0.0);
+    for (name, m) in tensors {
+        if name == "retyped_t" {
+            continue;
+        }
+        let (o, n, d) = (
+            m["norm_old"].as_f64().unwrap(),
+            m["norm_new"].as_f64().unwrap(),
+            m["norm_diff"].as_f64().unwrap(),
+        );
+        dot += (o * o + n * n - d * d) / 2.0;
+        oo += o * o;
+        nn += n * n;
+    }
+    common::close(
+        "cosine",
+        Some(num(field(f, "cosine"))),
+        Some(dot / (oo.sqrt() * nn.sqrt())),
+        common::RTOL,
+    );
+    for row in &f.rows {
+        let Field::Text(path) = &row[0].1 else {
+            panic!()
+        };
+        let want = common::num(&tensors[path.as_str()]["cosine"]);
+        match &row[1].1 {
+            Field::Num(c) => common::close(path, Some(*c), want, common::RTOL),
+            Field::Missing(_) => assert!(want.is_none(), "{path}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

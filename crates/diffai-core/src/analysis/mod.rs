@@ -13,6 +13,7 @@ mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
 mod show_structure;
+mod similarity;
 pub mod tensors;
 pub mod weights;
 
@@ -55,6 +56,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &architecture::Architecture,
     &inference_speed::InferenceSpeed,
     &performance_impact::PerformanceImpact,
+    &similarity::Similarity,
 ];
 
 /// The analysis a flag names.
