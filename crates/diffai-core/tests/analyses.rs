@@ -501,3 +501,70 @@ fn similarity_matches_the_reference() {
         }
     }
 }
+
+/// Without optimizer state: the update view, against numpy's per-layer sums; with Adam state
+/// (the torch checkpoints): the exp_avg norms, from the torch reference's mean and std
+/// (Σx² = n·(std² + mean²)).
+#[test]
+fn gradient_analysis_reads_updates_or_optimizer_state() {
+    let reference = common::reference("analyses");
+    let want = &reference["gradient_update_view"]
+        ["simplenet_old.safetensors -> simplenet_new.safetensors"];
+    let found = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &["gradient-analysis"],
+        &Options::default(),
+    );
+    let g = &found[0].1;
+    assert_eq!(field(g, "source"), &Field::from("weight_update"));
+    for k in ["norm", "ratio", "median_update_ratio"] {
+        common::close(
+            k,
+            Some(num(field(g, k))),
+            common::num(&want[k]),
+            common::RTOL,
+        );
+    }
+    assert_eq!(field(g, "flow_health"), &Field::from("healthy"));
+
+    let torch = common::reference("pytorch");
+    let sq = |file: &str| -> f64 {
+        torch["files"][file]["tensors"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with(".exp_avg"))
+            .map(|(_, t)| {
+                let (n, m, s) = (
+                    t["numel"].as_f64().unwrap(),
+                    t["mean"].as_f64().unwrap(),
+                    t["std"].as_f64().unwrap(),
+                );
+                n * (s * s + m * m)
+            })
+            .sum()
+    };
+    let found = run_on(
+        "pytorch",
+        "checkpoint_e5.pt",
+        "checkpoint_e6.pt",
+        &["gradient-analysis"],
+        &Options::default(),
+    );
+    let g = &found[0].1;
+    assert!(matches!(field(g, "source"), Field::Text(t) if t.starts_with("optimizer_state")));
+    common::close(
+        "ema_norm_old",
+        Some(num(field(g, "ema_norm_old"))),
+        Some(sq("checkpoint_e5.pt").sqrt()),
+        common::RTOL,
+    );
+    common::close(
+        "ema_norm_new",
+        Some(num(field(g, "ema_norm_new"))),
+        Some(sq("checkpoint_e6.pt").sqrt()),
+        common::RTOL,
+    );
+}

@@ -2,10 +2,7 @@
 //! last component): parameters, ‖d_layer‖, its share of the total squared change (shares sum
 //! to 1) and `rel_l2 = ‖d_layer‖ / ‖o_layer‖`; ranked by share.
 
-use std::collections::BTreeMap;
-
-use super::tensors::{entries, unmeasured_norm_sq, Entry, Match};
-use super::weights::layer_of;
+use super::tensors::{entries, layer_sums};
 use super::{Analysis, Field, Finding, Input};
 
 pub struct LayerImpact;
@@ -25,27 +22,12 @@ impl Analysis for LayerImpact {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        // layer -> (parameters, Σ‖d‖², Σ‖o‖²) over its shared same-shape tensors
-        let mut layers: BTreeMap<&str, (u64, f64, f64)> = BTreeMap::new();
-        let shared: Vec<&Entry> = all
-            .iter()
-            .filter(|e| matches!(e.kind, Match::Changed | Match::Unchanged))
+        let layers: Vec<(&str, (u64, f64, f64))> = layer_sums(&all)
+            .into_iter()
+            .map(|l| (l.layer, (l.parameters, l.diff_sq, l.old_sq)))
             .collect();
-        for e in &shared {
-            let l = layers.entry(layer_of(&e.path)).or_default();
-            if e.is_parameter() {
-                l.0 += e.old.map_or(0, |t| t.numel());
-            }
-            match e.metrics {
-                Some(m) => {
-                    l.1 += m.norm_diff * m.norm_diff;
-                    l.2 += m.norm_old * m.norm_old;
-                }
-                None => l.2 += unmeasured_norm_sq(&[e]),
-            }
-        }
-        let total: f64 = layers.values().map(|l| l.1).sum();
-        let mut ranked: Vec<(&str, (u64, f64, f64))> = layers.into_iter().collect();
+        let total: f64 = layers.iter().map(|(_, l)| l.1).sum();
+        let mut ranked = layers;
         ranked.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1).then_with(|| a.0.cmp(b.0)));
         let rows = ranked
             .iter()

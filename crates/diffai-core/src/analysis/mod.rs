@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod architecture;
 pub mod change_summary;
+pub mod gradient;
 pub mod inference_speed;
 mod layer_impact;
 mod memory;
@@ -57,6 +58,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &inference_speed::InferenceSpeed,
     &performance_impact::PerformanceImpact,
     &similarity::Similarity,
+    &gradient::Gradient,
 ];
 
 /// The analysis a flag names.

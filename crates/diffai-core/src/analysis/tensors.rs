@@ -126,3 +126,47 @@ pub fn unmeasured_norm_sq(shared: &[&Entry]) -> f64 {
         })
         .sum()
 }
+
+/// One layer's sums over its shared same-shape tensors.
+pub struct LayerSums<'a> {
+    pub layer: &'a str,
+    pub parameters: u64,
+    /// Σ‖new − old‖²
+    pub diff_sq: f64,
+    /// Σ‖old‖²
+    pub old_sq: f64,
+}
+
+/// Per layer (a path minus its last component), in order of first appearance: parameters and the
+/// squared norms of the change and of the old weights.
+pub fn layer_sums<'a>(all: &'a [Entry<'a>]) -> Vec<LayerSums<'a>> {
+    let mut order: Vec<LayerSums> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for e in all
+        .iter()
+        .filter(|e| matches!(e.kind, Match::Changed | Match::Unchanged))
+    {
+        let layer = super::weights::layer_of(&e.path);
+        let i = *at.entry(layer).or_insert_with(|| {
+            order.push(LayerSums {
+                layer,
+                parameters: 0,
+                diff_sq: 0.0,
+                old_sq: 0.0,
+            });
+            order.len() - 1
+        });
+        let l = &mut order[i];
+        if e.is_parameter() {
+            l.parameters += e.old.map_or(0, |t| t.numel());
+        }
+        match e.metrics {
+            Some(m) => {
+                l.diff_sq += m.norm_diff * m.norm_diff;
+                l.old_sq += m.norm_old * m.norm_old;
+            }
+            None => l.old_sq += unmeasured_norm_sq(&[e]),
+        }
+    }
+    order
+}
