@@ -568,3 +568,51 @@ fn gradient_analysis_reads_updates_or_optimizer_state() {
         common::RTOL,
     );
 }
+
+/// Rows 3, 17 and 42 of the embedding were rotated and 8 rows appended: exactly those rows
+/// drift, by numpy's 1 − cos, and the unrelated fc.weight is not read as an embedding.
+#[test]
+fn embedding_drift_finds_the_rotated_rows() {
+    let reference = common::reference("analyses");
+    let want = &reference["embedding"];
+    let found = run_on(
+        "analyses",
+        "embedding_old.safetensors",
+        "embedding_new.safetensors",
+        &["embedding-analysis"],
+        &Options::default(),
+    );
+    let e = &found[0].1;
+    assert_eq!(num(field(e, "tables")), 1.0);
+    let row = &e.rows[0];
+    let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+    assert_eq!(get("table"), &Field::from("embed_tokens.weight"));
+    assert_eq!(num(get("rows_added")), want["rows_added"].as_f64().unwrap());
+    assert_eq!(num(get("rows_changed")), 3.0);
+    let drift = want["drift"].as_object().unwrap();
+    let mut expect: Vec<(&String, f64)> = drift
+        .iter()
+        .map(|(k, v)| (k, v.as_f64().unwrap()))
+        .collect();
+    expect.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let Field::List(top) = get("top_rows") else {
+        panic!()
+    };
+    assert_eq!(
+        top.iter().collect::<Vec<_>>(),
+        expect.iter().map(|(k, _)| *k).collect::<Vec<_>>()
+    );
+    common::close(
+        "drift_max",
+        Some(num(get("drift_max"))),
+        Some(expect[0].1),
+        common::RTOL,
+    );
+    let mean: f64 = expect.iter().map(|(_, d)| d).sum::<f64>() / 200.0;
+    common::close(
+        "drift_mean",
+        Some(num(get("drift_mean"))),
+        Some(mean),
+        common::RTOL,
+    );
+}

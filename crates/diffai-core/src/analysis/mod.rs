@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod architecture;
 pub mod change_summary;
+pub mod embedding;
 pub mod gradient;
 pub mod inference_speed;
 mod layer_impact;
@@ -59,6 +60,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &performance_impact::PerformanceImpact,
     &similarity::Similarity,
     &gradient::Gradient,
+    &embedding::Embedding,
 ];
 
 /// The analysis a flag names.

@@ -492,44 +492,84 @@ fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
 /// [`CHUNK_ELEMS`] at a time (a compressed source is read window by window). Complex and
 /// undecodable dtypes are refused with the reason.
 pub fn visit_f64(t: &Tensor, mut f: impl FnMut(&[f64])) -> Result<(), String> {
-    if let Some(why) = t.dtype.undecodable_reason() {
-        return Err(format!("{}: {why}", t.dtype));
-    }
-    if t.dtype.is_complex() {
-        return Err(format!("{} values are complex", t.dtype));
-    }
-    let mut out = vec![0.0; CHUNK_ELEMS as usize];
-    let numel = t.numel();
-    if t.is_plain() {
-        let window = (CHUNK_ELEMS * t.dtype.bits() / 8) as usize;
-        let mut windows = t.source.windows(window);
-        let mut start = 0u64;
-        while start < numel {
-            let Some(w) = windows.next_window()? else {
-                return Err("the data ended early".into());
-            };
-            let n = (numel - start).min(CHUNK_ELEMS) as usize;
-            let bytes = &w.bytes()[..(n as u64 * t.dtype.bits()).div_ceil(8) as usize];
-            decode::decode(t.dtype, bytes, &mut out[..n]);
-            f(&out[..n]);
-            start += n as u64;
-        }
-        return Ok(());
-    }
-    let mut scratch = Vec::new();
-    let mut start = 0u64;
-    while start < numel {
-        let end = (start + CHUNK_ELEMS).min(numel);
-        let n = (end - start) as usize;
-        decode::decode(
-            t.dtype,
-            elem_bytes(t, start, end, &mut scratch),
-            &mut out[..n],
-        );
-        f(&out[..n]);
-        start = end;
+    let mut blocks = Blocks::new(t, t.numel())?;
+    while let Some(b) = blocks.next_block()? {
+        f(b);
     }
     Ok(())
+}
+
+/// Calls `f` with aligned blocks of the first `numel` elements of two real tensors, decoded to
+/// f64 in C order (the same element indices in both blocks).
+pub fn visit_pair_f64(
+    o: &Tensor,
+    n: &Tensor,
+    numel: u64,
+    mut f: impl FnMut(&[f64], &[f64]),
+) -> Result<(), String> {
+    let (mut a, mut b) = (Blocks::new(o, numel)?, Blocks::new(n, numel)?);
+    loop {
+        match (a.next_block()?, b.next_block()?) {
+            (Some(x), Some(y)) => f(x, y),
+            (None, None) => return Ok(()),
+            _ => return Err("the tensors ended at different elements".into()),
+        }
+    }
+}
+
+/// Successive blocks of up to [`CHUNK_ELEMS`] elements of a real tensor, decoded to f64.
+struct Blocks<'a> {
+    t: &'a Tensor,
+    numel: u64,
+    start: u64,
+    out: Vec<f64>,
+    scratch: Vec<u8>,
+    /// Plain tensors read their source in windows (a compressed one inflates as it goes).
+    windows: Option<crate::tensor::SourceWindows<'a>>,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(t: &'a Tensor, numel: u64) -> Result<Blocks<'a>, String> {
+        if let Some(why) = t.dtype.undecodable_reason() {
+            return Err(format!("{}: {why}", t.dtype));
+        }
+        if t.dtype.is_complex() {
+            return Err(format!("{} values are complex", t.dtype));
+        }
+        let window = (CHUNK_ELEMS * t.dtype.bits() / 8) as usize;
+        Ok(Blocks {
+            t,
+            numel: numel.min(t.numel()),
+            start: 0,
+            out: vec![0.0; CHUNK_ELEMS as usize],
+            scratch: Vec::new(),
+            windows: t.is_plain().then(|| t.source.windows(window)),
+        })
+    }
+
+    fn next_block(&mut self) -> Result<Option<&[f64]>, String> {
+        if self.start >= self.numel {
+            return Ok(None);
+        }
+        let end = (self.start + CHUNK_ELEMS).min(self.numel);
+        let n = (end - self.start) as usize;
+        let dtype = self.t.dtype;
+        match &mut self.windows {
+            Some(w) => {
+                let Some(bytes) = w.next_window()? else {
+                    return Err("the data ended early".into());
+                };
+                let len = (n as u64 * dtype.bits()).div_ceil(8) as usize;
+                decode::decode(dtype, &bytes.bytes()[..len], &mut self.out[..n]);
+            }
+            None => {
+                let bytes = elem_bytes(self.t, self.start, end, &mut self.scratch);
+                decode::decode(dtype, bytes, &mut self.out[..n]);
+            }
+        }
+        self.start = end;
+        Ok(Some(&self.out[..n]))
+    }
 }
 
 /// Bytes holding elements `[start, end)` in dense little-endian order: a slice of the source
