@@ -616,3 +616,83 @@ fn embedding_drift_finds_the_rotated_rows() {
         common::RTOL,
     );
 }
+
+/// The torch checkpoints (generate_torch.py): epoch 5 -> 6, loss 0.4321 -> 0.3999, lr 1e-3 ->
+/// 5e-4 in the optimizer and the scheduler. Magnitude and stability are the global rel_l2 of the
+/// model weights (buffers and optimizer state excluded), from the torch reference's norms.
+#[test]
+fn training_metadata_analyses_read_the_checkpoints() {
+    let flags = [
+        "learning-progress",
+        "convergence-analysis",
+        "learning-rate-analysis",
+    ];
+    let found = run_on(
+        "pytorch",
+        "checkpoint_e5.pt",
+        "checkpoint_e6.pt",
+        &flags,
+        &Options::default(),
+    );
+    let torch = common::reference("pytorch");
+    let pair = torch["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["old"] == "checkpoint_e5.pt")
+        .unwrap();
+    let (mut d2, mut o2) = (0.0, 0.0);
+    for (name, m) in pair["tensors"].as_object().unwrap() {
+        let last = name.rsplit('.').next().unwrap();
+        if !name.starts_with("model_state_dict.")
+            || ["running_mean", "running_var", "num_batches_tracked"].contains(&last)
+        {
+            continue;
+        }
+        d2 += m["norm_diff"].as_f64().unwrap().powi(2);
+        o2 += m["norm_old"].as_f64().unwrap().powi(2);
+    }
+    let global = (d2 / o2).sqrt();
+    let p = &found[0].1;
+    assert_eq!(field(p, "trend"), &Field::from("improving"));
+    common::close(
+        "magnitude",
+        Some(num(field(p, "magnitude"))),
+        Some(global),
+        common::RTOL,
+    );
+    common::close(
+        "speed",
+        Some(num(field(p, "speed"))),
+        Some((0.3999 - 0.4321) / 1.0),
+        1e-12,
+    );
+    let c = &found[1].1;
+    assert_eq!(
+        field(c, "status"),
+        &Field::from(if global < 1e-4 {
+            "converged"
+        } else if global < 1e-2 {
+            "stable"
+        } else {
+            "changing"
+        })
+    );
+    let l = &found[2].1;
+    assert_eq!(num(field(l, "lr_old")), 1e-3);
+    assert_eq!(num(field(l, "lr_new")), 5e-4);
+    common::close(
+        "lr change",
+        Some(num(field(l, "change"))),
+        Some(-0.5),
+        1e-12,
+    );
+    assert_eq!(l.rows.len(), 2, "optimizer group and scheduler");
+    // Files without training metadata say so.
+    let none = run(
+        &["learning-rate-analysis", "learning-progress"],
+        &Options::default(),
+    );
+    assert!(matches!(field(&none[1].1, "lr"), Field::Missing(_)));
+    assert!(matches!(field(&none[0].1, "trend"), Field::Text(t) if t.starts_with("unknown")));
+}

@@ -10,7 +10,10 @@ pub mod embedding;
 pub mod gradient;
 pub mod inference_speed;
 mod layer_impact;
+pub mod learning_progress;
+pub mod learning_rate;
 mod memory;
+pub mod metadata;
 mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
@@ -61,6 +64,9 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &similarity::Similarity,
     &gradient::Gradient,
     &embedding::Embedding,
+    &learning_progress::LearningProgress,
+    &learning_progress::Convergence,
+    &learning_rate::LearningRate,
 ];
 
 /// The analysis a flag names.
