@@ -28,11 +28,13 @@ fn run_on(
     let old = formats::read(&dir.join(old), None).unwrap();
     let new = formats::read(&dir.join(new), None).unwrap();
     let report = diff::diff(&old, &new, opts, None);
+    let settings = analysis::Settings::default();
     let input = Input {
         old: &old,
         new: &new,
         options: opts,
         report: &report,
+        settings: &settings,
     };
     analysis::run(flags, &input).0
 }
@@ -695,4 +697,39 @@ fn training_metadata_analyses_read_the_checkpoints() {
     );
     assert!(matches!(field(&none[1].1, "lr"), Field::Missing(_)));
     assert!(matches!(field(&none[0].1, "trend"), Field::Text(t) if t.starts_with("unknown")));
+}
+
+/// Gates: the healthy fine-tune passes everything (full rollout); the injected anomalies fail
+/// `finite` and `rel_l2` (hold); a looser threshold passes rel_l2.
+#[test]
+fn gates_check_and_score() {
+    let flags = ["regression-test", "deployment-readiness"];
+    let ok = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &flags,
+        &Options::default(),
+    );
+    assert_eq!(ok[0].1.passed, Some(true));
+    assert_eq!(field(&ok[1].1, "strategy"), &Field::from("full"));
+    assert_eq!(num(field(&ok[1].1, "readiness")), 1.0);
+    let bad = run_on(
+        "analyses",
+        "anomaly_old.safetensors",
+        "anomaly_new.safetensors",
+        &flags,
+        &Options::default(),
+    );
+    assert_eq!(bad[0].1.passed, Some(false));
+    assert_eq!(
+        field(&bad[0].1, "failed"),
+        &Field::List(vec!["finite".into(), "rel_l2".into()])
+    );
+    assert_eq!(field(&bad[1].1, "strategy"), &Field::from("hold"));
+    assert_eq!(num(field(&bad[1].1, "readiness")), 3.0 / 5.0);
+    assert!(
+        bad[1].1.passed.is_none(),
+        "readiness is a score, not a gate"
+    );
 }

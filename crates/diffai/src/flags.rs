@@ -158,6 +158,27 @@ pub struct DiffFlags {
     #[arg(long = "ignore-keys-regex", value_name = "REGEX")]
     pub ignore_keys_regex: Option<String>,
 
+    /// Gates (--regression-test, --alert-on-degradation, --deployment-readiness): largest global
+    /// rel_l2 of the model weights accepted.
+    #[arg(long = "max-rel-l2", value_name = "X", default_value_t = 0.1)]
+    pub max_rel_l2: f64,
+
+    /// Gates: largest relative change of the parameter count (0.05 = 5 %; default 0: none).
+    #[arg(
+        long = "max-param-change",
+        value_name = "FRACTION",
+        default_value_t = 0.0
+    )]
+    pub max_param_change: f64,
+
+    /// Gates: largest relative growth of the file size (0.1 = 10 %).
+    #[arg(
+        long = "max-size-growth",
+        value_name = "FRACTION",
+        default_value_t = 0.1
+    )]
+    pub max_size_growth: f64,
+
     /// Match the elements of lists of objects by their value under this key instead of by
     /// position (`items[id=7].score`), so reordering such a list is not a change.
     #[arg(long = "array-id-key", value_name = "KEY")]

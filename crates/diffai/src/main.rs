@@ -25,6 +25,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_SAME: u8 = 0;
 const EXIT_DIFFERENT: u8 = 1;
 const EXIT_ERROR: u8 = 2;
+/// A gate (`--regression-test`, `--alert-on-degradation`) failed.
+const EXIT_GATE_FAILED: u8 = 3;
 
 fn main() -> ExitCode {
     let matches = flags::command().get_matches();
@@ -89,11 +91,17 @@ fn run_diff(
     let progress = progress::Display::start(!f.quiet);
     let mut report = diff::diff(&old, &new, &opts, Some(progress.counter()));
     if !analyses.is_empty() {
+        let settings = analysis::Settings {
+            max_rel_l2: f.max_rel_l2,
+            max_param_change: f.max_param_change,
+            max_size_growth: f.max_size_growth,
+        };
         let input = analysis::Input {
             old: &old,
             new: &new,
             options: &opts,
             report: &report,
+            settings: &settings,
         };
         report.analyses = analysis::run(analyses, &input);
     }
@@ -101,7 +109,14 @@ fn run_diff(
     if f.sort_by_change_magnitude {
         diff::sort_by_change_magnitude(&mut report.changes);
     }
-    let status = if report.summary.differences() > 0 {
+    let gate_failed = report
+        .analyses
+        .0
+        .iter()
+        .any(|(_, f)| f.passed == Some(false));
+    let status = if gate_failed {
+        EXIT_GATE_FAILED
+    } else if report.summary.differences() > 0 {
         EXIT_DIFFERENT
     } else {
         EXIT_SAME

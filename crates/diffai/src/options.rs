@@ -51,7 +51,13 @@ fn use_color(common: &Common) -> bool {
 }
 
 pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {
-    for (name, v) in [("--epsilon", f.epsilon), ("--rtol", f.rtol)] {
+    for (name, v) in [
+        ("--epsilon", f.epsilon),
+        ("--rtol", f.rtol),
+        ("--max-rel-l2", f.max_rel_l2),
+        ("--max-param-change", f.max_param_change),
+        ("--max-size-growth", f.max_size_growth),
+    ] {
         if !(v.is_finite() && v >= 0.0) {
             bail!("{name} must be a finite number >= 0, got {v}");
         }

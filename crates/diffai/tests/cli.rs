@@ -766,3 +766,34 @@ fn a_forced_input_format_that_fails_points_at_output() {
         "{err}"
     );
 }
+
+#[test]
+fn a_failed_gate_exits_3_and_thresholds_are_settable() {
+    let dir = root().join("tests/fixtures/analyses");
+    let f = |n: &str| dir.join(n).display().to_string();
+    let (o, n) = (
+        f("simplenet_old.safetensors"),
+        f("simplenet_new.safetensors"),
+    );
+    let pass = run(&[&o, &n, "--regression-test", "--no-color"]);
+    assert_eq!(
+        status(&pass),
+        1,
+        "differences, no failed gate: {}",
+        stdout(&pass)
+    );
+    assert!(stdout(&pass).contains(
+        "regression_test: passed=[compatible, finite, rel_l2, parameters, size], failed=[]"
+    ));
+    let strict = run(&[&o, &n, "--regression-test", "--max-rel-l2", "1e-9"]);
+    assert_eq!(status(&strict), 3, "{}", stdout(&strict));
+    assert!(
+        stdout(&strict).contains("failed=[rel_l2]"),
+        "{}",
+        stdout(&strict)
+    );
+    let (a, b) = (f("anomaly_old.safetensors"), f("anomaly_new.safetensors"));
+    assert_eq!(status(&run(&[&a, &b, "--alert-on-degradation", "-q"])), 3);
+    let bad_flag = run(&[&o, &n, "--regression-test", "--max-rel-l2", "-1"]);
+    assert_eq!(status(&bad_flag), 2);
+}

@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod architecture;
 pub mod change_summary;
 pub mod embedding;
+pub mod gates;
 pub mod gradient;
 pub mod inference_speed;
 mod layer_impact;
@@ -36,6 +37,30 @@ pub struct Input<'a> {
     pub new: &'a Artifact,
     pub options: &'a Options,
     pub report: &'a Report,
+    pub settings: &'a Settings,
+}
+
+/// Thresholds of the gates (`--regression-test`, `--alert-on-degradation`,
+/// `--deployment-readiness`, `--risk-assessment`), settable from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest global `rel_l2` of the model weights a gate accepts (0.1: a tenth of the weights'
+    /// norm, far beyond a fine-tune step, well within a retraining).
+    pub max_rel_l2: f64,
+    /// Largest relative change of the parameter count (0: the architecture must not change).
+    pub max_param_change: f64,
+    /// Largest relative growth of the file size (0.1: ten percent).
+    pub max_size_growth: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            max_rel_l2: 0.1,
+            max_param_change: 0.0,
+            max_size_growth: 0.1,
+        }
+    }
 }
 
 /// One analysis.
@@ -67,6 +92,10 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &learning_progress::LearningProgress,
     &learning_progress::Convergence,
     &learning_rate::LearningRate,
+    &gates::RegressionTest,
+    &gates::AlertOnDegradation,
+    &gates::DeploymentReadiness,
+    &gates::RiskAssessment,
 ];
 
 /// The analysis a flag names.
@@ -110,6 +139,8 @@ impl Serialize for Analyses {
 #[derive(Debug, Clone, Default)]
 pub struct Finding {
     pub fields: Vec<(&'static str, Field)>,
+    /// A gate's verdict: `Some(false)` when one of its checks failed (the run exits 3).
+    pub passed: Option<bool>,
     /// Rows of detail (per tensor, per layer…), each a list of named values.
     pub rows: Vec<Vec<(&'static str, Field)>>,
 }
