@@ -733,3 +733,28 @@ fn gates_check_and_score() {
         "readiness is a score, not a gate"
     );
 }
+
+/// Between the torch checkpoints only the optimizer's lr changed among the hyperparameters
+/// (generate_torch.py); `params` lists are not hyperparameters; plain weights record none.
+#[test]
+fn hyperparameters_are_compared_key_by_key() {
+    let found = run_on(
+        "pytorch",
+        "checkpoint_e5.pt",
+        "checkpoint_e6.pt",
+        &["hyperparameter-comparison"],
+        &Options::default(),
+    );
+    let h = &found[0].1;
+    assert_eq!(
+        field(h, "keys"),
+        &Field::List(vec!["optimizer_state_dict.param_groups[0].lr".into()])
+    );
+    assert_eq!(h.rows[0][1].1, Field::from("0.001"));
+    assert_eq!(h.rows[0][2].1, Field::from("0.0005"));
+    let none = run(&["hyperparameter-impact"], &Options::default());
+    assert!(matches!(
+        field(&none[0].1, "hyperparameters"),
+        Field::Missing(_)
+    ));
+}

@@ -9,6 +9,7 @@ pub mod change_summary;
 pub mod embedding;
 pub mod gates;
 pub mod gradient;
+pub mod hyperparameters;
 pub mod inference_speed;
 mod layer_impact;
 pub mod learning_progress;
@@ -92,6 +93,8 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &learning_progress::LearningProgress,
     &learning_progress::Convergence,
     &learning_rate::LearningRate,
+    &hyperparameters::HyperparameterComparison,
+    &hyperparameters::HyperparameterImpact,
     &gates::RegressionTest,
     &gates::AlertOnDegradation,
     &gates::DeploymentReadiness,
