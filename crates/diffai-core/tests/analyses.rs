@@ -758,3 +758,42 @@ fn hyperparameters_are_compared_key_by_key() {
         Field::Missing(_)
     ));
 }
+
+/// The MLP's old weights: exact zeros (the biases) and |w| < 0.01·std(w), counted by numpy; the
+/// zeroed tensor of the anomaly pair is 5 dead rows.
+#[test]
+fn parameter_efficiency_counts_match_numpy() {
+    let reference = common::reference("analyses");
+    let want = &reference["param_efficiency_simplenet_old"];
+    let found = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &["param-efficiency-analysis"],
+        &Options::default(),
+    );
+    let p = &found[0].1;
+    let n = want["parameters"].as_f64().unwrap();
+    assert_eq!(num(field(p, "parameters_old")), n);
+    common::close(
+        "zero_old",
+        Some(num(field(p, "zero_old"))),
+        Some(want["zero"].as_f64().unwrap() / n),
+        1e-15,
+    );
+    common::close(
+        "near_zero_old",
+        Some(num(field(p, "near_zero_old"))),
+        Some(want["near_zero"].as_f64().unwrap() / n),
+        1e-15,
+    );
+    let a = run_on(
+        "analyses",
+        "anomaly_old.safetensors",
+        "anomaly_new.safetensors",
+        &["param-efficiency-analysis"],
+        &Options::default(),
+    );
+    assert_eq!(num(field(&a[0].1, "dead_units_new")), 5.0);
+    assert_eq!(num(field(&a[0].1, "dead_units_old")), 0.0);
+}

@@ -179,6 +179,10 @@ pub struct DiffFlags {
     )]
     pub max_size_growth: f64,
 
+    /// --param-efficiency-analysis: weights with |w| < TAU * std(w) count as near zero.
+    #[arg(long = "small-weight-tau", value_name = "TAU", default_value_t = 0.01)]
+    pub small_weight_tau: f64,
+
     /// Match the elements of lists of objects by their value under this key instead of by
     /// position (`items[id=7].score`), so reordering such a list is not a change.
     #[arg(long = "array-id-key", value_name = "KEY")]

@@ -95,6 +95,7 @@ fn run_diff(
             max_rel_l2: f.max_rel_l2,
             max_param_change: f.max_param_change,
             max_size_growth: f.max_size_growth,
+            small_weight_tau: f.small_weight_tau,
         };
         let input = analysis::Input {
             old: &old,

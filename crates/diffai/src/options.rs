@@ -57,6 +57,7 @@ pub fn diff_options(f: &DiffFlags) -> Result<DiffOptions> {
         ("--max-rel-l2", f.max_rel_l2),
         ("--max-param-change", f.max_param_change),
         ("--max-size-growth", f.max_size_growth),
+        ("--small-weight-tau", f.small_weight_tau),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             bail!("{name} must be a finite number >= 0, got {v}");

@@ -135,7 +135,10 @@ impl Analysis for Anomaly {
 
 /// Statistics of each entry's sides: from the diff where it computed them, else computed here
 /// (a byte-identical pair once, for both sides).
-fn side_stats(input: &Input, all: &[Entry]) -> Vec<(Option<SideStats>, Option<SideStats>)> {
+pub(super) fn side_stats(
+    input: &Input,
+    all: &[Entry],
+) -> Vec<(Option<SideStats>, Option<SideStats>)> {
     let known: HashMap<&str, (Option<&SideStats>, Option<&SideStats>)> = input
         .report
         .changes
@@ -190,7 +193,7 @@ fn tensor_stats(side: &Option<Side>) -> Option<&SideStats> {
 
 /// Rows (first dimension) of a weight of rank ≥ 2 whose elements are all zero; `None` when not
 /// applicable or unreadable. Skips the scan when there are too few zeros for a whole row.
-fn dead_rows(t: &Tensor, s: &SideStats) -> Option<u64> {
+pub(super) fn dead_rows(t: &Tensor, s: &SideStats) -> Option<u64> {
     if t.shape.len() < 2 || t.shape[0] == 0 || t.dtype.is_complex() {
         return None;
     }

@@ -16,6 +16,7 @@ pub mod learning_progress;
 pub mod learning_rate;
 mod memory;
 pub mod metadata;
+mod param_efficiency;
 mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
@@ -52,6 +53,9 @@ pub struct Settings {
     pub max_param_change: f64,
     /// Largest relative growth of the file size (0.1: ten percent).
     pub max_size_growth: f64,
+    /// `--param-efficiency-analysis` counts weights with `|w| < τ·std(w)` as near zero (0.01: a
+    /// hundredth of the tensor's spread, where pruning studies find weights removable).
+    pub small_weight_tau: f64,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             max_rel_l2: 0.1,
             max_param_change: 0.0,
             max_size_growth: 0.1,
+            small_weight_tau: 0.01,
         }
     }
 }
@@ -82,6 +87,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &layer_impact::LayerImpact,
     &show_size_reduction::ShowSizeReduction,
     &memory::Memory,
+    &param_efficiency::ParamEfficiency,
     &quantization::Quantization,
     &anomaly::Anomaly,
     &architecture::Architecture,
