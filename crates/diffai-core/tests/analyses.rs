@@ -797,3 +797,48 @@ fn parameter_efficiency_counts_match_numpy() {
     assert_eq!(num(field(&a[0].1, "dead_units_new")), 5.0);
     assert_eq!(num(field(&a[0].1, "dead_units_old")), 0.0);
 }
+
+/// fc1.weight of the MLP pair: numpy's quantiles and scipy's ks_2samp statistic and
+/// wasserstein_distance.
+#[test]
+fn distribution_matches_numpy_and_scipy() {
+    let reference = common::reference("analyses");
+    let want = &reference["distribution_simplenet_fc1"];
+    let found = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &["show-distribution"],
+        &Options::default(),
+    );
+    let d = &found[0].1;
+    let row = d
+        .rows
+        .iter()
+        .find(|r| r[0].1 == Field::from("fc1.weight"))
+        .expect("fc1.weight");
+    let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+    common::close(
+        "ks",
+        Some(num(get("ks"))),
+        common::num(&want["ks"]),
+        common::RTOL,
+    );
+    common::close(
+        "w1",
+        Some(num(get("wasserstein"))),
+        common::num(&want["wasserstein"]),
+        common::RTOL,
+    );
+    for q in ["p5", "p50", "p99"] {
+        let Field::Text(t) = get(q) else { panic!() };
+        let (a, b) = t.split_once("->").unwrap();
+        common::close(q, a.parse().ok(), want[q][0].as_f64(), common::RTOL);
+        common::close(q, b.parse().ok(), want[q][1].as_f64(), common::RTOL);
+    }
+    let hist = |k: &str| match get(k) {
+        Field::List(l) => l.iter().map(|c| c.parse::<u64>().unwrap()).sum::<u64>(),
+        _ => panic!(),
+    };
+    assert_eq!((hist("hist_old"), hist("hist_new")), (2048, 2048));
+}

@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod architecture;
 pub mod change_summary;
+pub mod distribution;
 pub mod embedding;
 pub mod gates;
 pub mod gradient;
@@ -85,6 +86,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &show_structure::ShowStructure,
     &change_summary::ChangeSummary,
     &layer_impact::LayerImpact,
+    &distribution::Distribution,
     &show_size_reduction::ShowSizeReduction,
     &memory::Memory,
     &param_efficiency::ParamEfficiency,

@@ -1,0 +1,172 @@
+//! `--show-distribution`: how each changed tensor's value distribution moved. Per shared
+//! same-shape tensor: quantiles p1…p99 of both sides (numpy's default linear interpolation), a
+//! histogram over shared bins, the two-sample Kolmogorov–Smirnov statistic
+//! `max |F_old(x) − F_new(x)|` and the Wasserstein-1 distance `∫ |F_old − F_new| dx`, all exact
+//! from the sorted finite values.
+
+use super::tensors::{entries, Entry, Match};
+use super::{Analysis, Field, Finding, Input};
+use crate::stats::visit_f64;
+
+pub struct Distribution;
+
+/// Largest tensor whose values are sorted for exact quantiles (16 Mi elements: 128 MiB of f64 per
+/// side); larger tensors say so instead.
+pub const MAX_SORTED: u64 = 16 << 20;
+/// Bins of the shared histogram.
+pub const BINS: usize = 20;
+pub const QUANTILES: [(&str, f64); 7] = [
+    ("p1", 0.01),
+    ("p5", 0.05),
+    ("p25", 0.25),
+    ("p50", 0.5),
+    ("p75", 0.75),
+    ("p95", 0.95),
+    ("p99", 0.99),
+];
+
+impl Analysis for Distribution {
+    fn name(&self) -> &'static str {
+        "show_distribution"
+    }
+
+    fn flag(&self) -> &'static str {
+        "show-distribution"
+    }
+
+    fn help(&self) -> &'static str {
+        "per changed tensor: quantiles p1..p99, shared-bin histogram, Kolmogorov-Smirnov statistic, Wasserstein-1 distance"
+    }
+
+    fn run(&self, input: &Input) -> Finding {
+        let all = entries(input);
+        let changed: Vec<&Entry> = all.iter().filter(|e| e.kind == Match::Changed).collect();
+        let mut rows = Vec::new();
+        let mut worst: Option<(f64, &str)> = None;
+        for e in &changed {
+            let mut row = vec![("path", Field::Text(e.path.clone()))];
+            let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
+            if o.numel() > MAX_SORTED {
+                row.push((
+                    "ks",
+                    Field::Missing(format!("more than {MAX_SORTED} elements: not sorted")),
+                ));
+                rows.push(row);
+                continue;
+            }
+            let (Ok(a), Ok(b)) = (sorted(o), sorted(n)) else {
+                row.push((
+                    "ks",
+                    Field::Missing("values not decodable as real numbers".into()),
+                ));
+                rows.push(row);
+                continue;
+            };
+            if a.is_empty() || b.is_empty() {
+                row.push(("ks", Field::Missing("no finite values".into())));
+                rows.push(row);
+                continue;
+            }
+            let (ks, w1) = ks_w1(&a, &b);
+            if worst.is_none_or(|(k, _)| ks > k) {
+                worst = Some((ks, e.path.as_str()));
+            }
+            row.push(("ks", Field::Num(ks)));
+            row.push(("wasserstein", Field::Num(w1)));
+            for (name, q) in QUANTILES {
+                row.push((
+                    name,
+                    Field::Text(format!("{}->{}", quantile(&a, q), quantile(&b, q))),
+                ));
+            }
+            let (lo, hi) = (a[0].min(b[0]), a[a.len() - 1].max(b[b.len() - 1]));
+            row.push(("hist_range", Field::Text(format!("[{lo}, {hi}]"))));
+            row.push((
+                "hist_old",
+                Field::List(histogram(&a, lo, hi).iter().map(u64::to_string).collect()),
+            ));
+            row.push((
+                "hist_new",
+                Field::List(histogram(&b, lo, hi).iter().map(u64::to_string).collect()),
+            ));
+            rows.push(row);
+        }
+        Finding {
+            rows,
+            ..Finding::default()
+        }
+        .field("tensors", changed.len())
+        .field(
+            "max_ks",
+            worst.map_or(Field::Missing("no changed tensor".into()), |(k, _)| {
+                Field::Num(k)
+            }),
+        )
+        .field(
+            "max_ks_path",
+            worst.map_or(Field::Missing("no changed tensor".into()), |(_, p)| {
+                Field::from(p)
+            }),
+        )
+    }
+}
+
+fn sorted(t: &crate::tensor::Tensor) -> Result<Vec<f64>, String> {
+    let mut v = Vec::with_capacity(t.numel() as usize);
+    visit_f64(t, |b| v.extend(b.iter().filter(|x| x.is_finite())))?;
+    v.sort_by(f64::total_cmp);
+    Ok(v)
+}
+
+/// numpy's default (`linear`) quantile of sorted values.
+fn quantile(s: &[f64], q: f64) -> f64 {
+    let h = (s.len() - 1) as f64 * q;
+    let (i, frac) = (h.floor() as usize, h - h.floor());
+    if i + 1 < s.len() {
+        s[i] + (s[i + 1] - s[i]) * frac
+    } else {
+        s[i]
+    }
+}
+
+/// KS statistic and Wasserstein-1 distance of two sorted samples (empirical CDFs).
+fn ks_w1(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut ks, mut w1) = (0.0f64, 0.0f64);
+    let mut x = a[0].min(b[0]);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&p), Some(&q)) => p.min(q),
+            (Some(&p), None) => p,
+            (None, Some(&q)) => q,
+            (None, None) => break,
+        };
+        let gap = (i as f64 / na - j as f64 / nb).abs();
+        w1 += gap * (next - x);
+        while i < a.len() && a[i] == next {
+            i += 1;
+        }
+        while j < b.len() && b[j] == next {
+            j += 1;
+        }
+        ks = ks.max((i as f64 / na - j as f64 / nb).abs());
+        x = next;
+    }
+    (ks, w1)
+}
+
+/// Counts in [`BINS`] equal bins over `[lo, hi]` (the last bin closed).
+fn histogram(s: &[f64], lo: f64, hi: f64) -> [u64; BINS] {
+    let mut h = [0u64; BINS];
+    let width = (hi - lo) / BINS as f64;
+    for &v in s {
+        let k = if width > 0.0 {
+            (((v - lo) / width) as usize).min(BINS - 1)
+        } else {
+            0
+        };
+        h[k] += 1;
+    }
+    h
+}
