@@ -842,3 +842,46 @@ fn distribution_matches_numpy_and_scipy() {
     };
     assert_eq!((hist("hist_old"), hist("hist_new")), (2048, 2048));
 }
+
+/// A rank-3 update reads rank 3 (90 % and 99 % of the energy), a full-rank one its numpy ranks;
+/// the top singular values agree with numpy's SVD.
+#[test]
+fn low_rank_updates_read_their_rank() {
+    let reference = common::reference("analyses");
+    let found = run_on(
+        "analyses",
+        "lowrank_old.safetensors",
+        "lowrank_new.safetensors",
+        &["low-rank-analysis"],
+        &Options::default(),
+    );
+    for row in &found[0].1.rows {
+        let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+        let Field::Text(path) = get("path") else {
+            panic!()
+        };
+        let want = &reference["low_rank"][path.as_str()];
+        assert_eq!(
+            num(get("rank90")),
+            want["rank90"].as_f64().unwrap(),
+            "{path}"
+        );
+        assert_eq!(
+            num(get("rank99")),
+            want["rank99"].as_f64().unwrap(),
+            "{path}"
+        );
+        let Field::List(sv) = get("top_singular") else {
+            panic!()
+        };
+        for (i, s) in sv.iter().take(3).enumerate() {
+            common::close(
+                &format!("{path} sigma{i}"),
+                s.parse().ok(),
+                want["singular"][i].as_f64(),
+                common::RTOL,
+            );
+        }
+    }
+    assert_eq!(found[0].1.rows.len(), 2);
+}

@@ -15,6 +15,7 @@ pub mod inference_speed;
 mod layer_impact;
 pub mod learning_progress;
 pub mod learning_rate;
+mod low_rank;
 mod memory;
 pub mod metadata;
 mod param_efficiency;
@@ -98,6 +99,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &similarity::Similarity,
     &gradient::Gradient,
     &embedding::Embedding,
+    &low_rank::LowRank,
     &learning_progress::LearningProgress,
     &learning_progress::Convergence,
     &learning_rate::LearningRate,
