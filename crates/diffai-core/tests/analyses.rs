@@ -885,3 +885,27 @@ fn low_rank_updates_read_their_rank() {
     }
     assert_eq!(found[0].1.rows.len(), 2);
 }
+
+/// Every registered analysis at once, on a checkpoint pair with weights, optimizer state and
+/// training metadata and on the all-dtypes pair: each one reports, and the JSON is the same on
+/// every run.
+#[test]
+fn every_analysis_at_once_is_deterministic() {
+    let flags: Vec<&str> = analysis::ANALYSES.iter().map(|a| a.flag()).collect();
+    for (folder, old, new) in [
+        ("pytorch", "checkpoint_e5.pt", "checkpoint_e6.pt"),
+        (
+            "safetensors",
+            "dtypes_old.safetensors",
+            "dtypes_new.safetensors",
+        ),
+    ] {
+        let json = || {
+            let found = run_on(folder, old, new, &flags, &Options::default());
+            assert_eq!(found.len(), flags.len(), "{old}");
+            serde_json::to_string(&analysis::Analyses(found)).unwrap()
+        };
+        let first = json();
+        assert_eq!(first, json(), "{old}: not deterministic");
+    }
+}
