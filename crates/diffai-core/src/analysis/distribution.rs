@@ -6,6 +6,8 @@
 
 use super::tensors::{entries, Entry, Match};
 use super::{Analysis, Field, Finding, Input};
+use rayon::prelude::*;
+
 use crate::stats::visit_f64;
 
 pub struct Distribution;
@@ -41,56 +43,17 @@ impl Analysis for Distribution {
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
         let changed: Vec<&Entry> = all.iter().filter(|e| e.kind == Match::Changed).collect();
-        let mut rows = Vec::new();
+        let computed: Vec<(Vec<(&'static str, Field)>, Option<f64>)> =
+            changed.par_iter().map(|e| one(e)).collect();
         let mut worst: Option<(f64, &str)> = None;
-        for e in &changed {
-            let mut row = vec![("path", Field::Text(e.path.clone()))];
-            let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
-            if o.numel() > MAX_SORTED {
-                row.push((
-                    "ks",
-                    Field::Missing(format!("more than {MAX_SORTED} elements: not sorted")),
-                ));
-                rows.push(row);
-                continue;
+        for (e, (_, ks)) in changed.iter().zip(&computed) {
+            if let Some(ks) = ks {
+                if worst.is_none_or(|(k, _)| *ks > k) {
+                    worst = Some((*ks, e.path.as_str()));
+                }
             }
-            let (Ok(a), Ok(b)) = (sorted(o), sorted(n)) else {
-                row.push((
-                    "ks",
-                    Field::Missing("values not decodable as real numbers".into()),
-                ));
-                rows.push(row);
-                continue;
-            };
-            if a.is_empty() || b.is_empty() {
-                row.push(("ks", Field::Missing("no finite values".into())));
-                rows.push(row);
-                continue;
-            }
-            let (ks, w1) = ks_w1(&a, &b);
-            if worst.is_none_or(|(k, _)| ks > k) {
-                worst = Some((ks, e.path.as_str()));
-            }
-            row.push(("ks", Field::Num(ks)));
-            row.push(("wasserstein", Field::Num(w1)));
-            for (name, q) in QUANTILES {
-                row.push((
-                    name,
-                    Field::Text(format!("{}->{}", quantile(&a, q), quantile(&b, q))),
-                ));
-            }
-            let (lo, hi) = (a[0].min(b[0]), a[a.len() - 1].max(b[b.len() - 1]));
-            row.push(("hist_range", Field::Text(format!("[{lo}, {hi}]"))));
-            row.push((
-                "hist_old",
-                Field::List(histogram(&a, lo, hi).iter().map(u64::to_string).collect()),
-            ));
-            row.push((
-                "hist_new",
-                Field::List(histogram(&b, lo, hi).iter().map(u64::to_string).collect()),
-            ));
-            rows.push(row);
         }
+        let rows: Vec<_> = computed.into_iter().map(|(r, _)| r).collect();
         Finding {
             rows,
             ..Finding::default()
@@ -111,10 +74,57 @@ impl Analysis for Distribution {
     }
 }
 
+/// One tensor's row, and its KS statistic when computed.
+fn one(e: &Entry) -> (Vec<(&'static str, Field)>, Option<f64>) {
+    let mut row = vec![("path", Field::Text(e.path.clone()))];
+    let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
+    if o.numel() > MAX_SORTED {
+        row.push((
+            "ks",
+            Field::Missing(format!("more than {MAX_SORTED} elements: not sorted")),
+        ));
+        return (row, None);
+    }
+    let (a, b) = match rayon::join(|| sorted(o), || sorted(n)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => {
+            row.push((
+                "ks",
+                Field::Missing("values not decodable as real numbers".into()),
+            ));
+            return (row, None);
+        }
+    };
+    if a.is_empty() || b.is_empty() {
+        row.push(("ks", Field::Missing("no finite values".into())));
+        return (row, None);
+    }
+    let (ks, w1) = ks_w1(&a, &b);
+    row.push(("ks", Field::Num(ks)));
+    row.push(("wasserstein", Field::Num(w1)));
+    for (name, q) in QUANTILES {
+        row.push((
+            name,
+            Field::Text(format!("{}->{}", quantile(&a, q), quantile(&b, q))),
+        ));
+    }
+    let (lo, hi) = (a[0].min(b[0]), a[a.len() - 1].max(b[b.len() - 1]));
+    row.push(("hist_range", Field::Text(format!("[{lo}, {hi}]"))));
+    row.push((
+        "hist_old",
+        Field::List(histogram(&a, lo, hi).iter().map(u64::to_string).collect()),
+    ));
+    row.push((
+        "hist_new",
+        Field::List(histogram(&b, lo, hi).iter().map(u64::to_string).collect()),
+    ));
+    (row, Some(ks))
+}
+
 fn sorted(t: &crate::tensor::Tensor) -> Result<Vec<f64>, String> {
     let mut v = Vec::with_capacity(t.numel() as usize);
     visit_f64(t, |b| v.extend(b.iter().filter(|x| x.is_finite())))?;
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     Ok(v)
 }
 

@@ -5,6 +5,8 @@
 
 use super::tensors::{entries, Entry, Match};
 use super::{Analysis, Field, Finding, Input};
+use rayon::prelude::*;
+
 use crate::stats::visit_pair_f64;
 
 pub struct LowRank;
@@ -36,16 +38,22 @@ impl Analysis for LowRank {
             .iter()
             .filter(|e| e.kind == Match::Changed && e.old.is_some_and(|t| t.shape.len() == 2))
             .collect();
+        let results: Vec<_> = mats
+            .par_iter()
+            .map(|e| {
+                let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
+                let (m, cols) = (o.shape[0] as usize, o.shape[1] as usize);
+                (m, cols, singular_values(o, n, m, cols))
+            })
+            .collect();
         let mut rows = Vec::new();
         let mut ranks = Vec::new();
-        for e in &mats {
-            let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
-            let (m, cols) = (o.shape[0] as usize, o.shape[1] as usize);
+        for (e, (m, cols, result)) in mats.iter().zip(results) {
             let mut row = vec![
                 ("path", Field::Text(e.path.clone())),
                 ("shape", Field::Text(format!("[{m}, {cols}]"))),
             ];
-            match singular_values(o, n, m, cols) {
+            match result {
                 Ok((sv, energy)) => {
                     let r90 = effective_rank(&sv, energy, 0.90);
                     let r99 = effective_rank(&sv, energy, 0.99);
@@ -109,48 +117,30 @@ fn singular_values(
         return Ok((Vec::new(), 0.0));
     }
     let omega = gaussian(cols * k);
-    // pass 1: Y (m × k) = d Ω, and ‖d‖²
+    // pass 1: Y (m × k) = d Ω, and ‖d‖², a row of d at a time
     let mut y = vec![0.0; m * k];
     let mut energy = 0.0;
-    let mut at = 0usize;
-    visit_pair_f64(o, n, (m * cols) as u64, |a, b| {
-        for (x, z) in a.iter().zip(b) {
-            let d = if x.is_finite() && z.is_finite() {
-                z - x
-            } else {
-                0.0
-            };
-            energy += d * d;
-            let (r, c) = (at / cols, at % cols);
-            if d != 0.0 {
-                let yr = &mut y[r * k..(r + 1) * k];
+    each_row(o, n, m, cols, |r, d| {
+        energy += d.iter().map(|x| x * x).sum::<f64>();
+        let yr = &mut y[r * k..(r + 1) * k];
+        for (c, &dc) in d.iter().enumerate() {
+            if dc != 0.0 {
                 let om = &omega[c * k..(c + 1) * k];
-                for j in 0..k {
-                    yr[j] += d * om[j];
-                }
+                yr.iter_mut().zip(om).for_each(|(acc, w)| *acc += dc * w);
             }
-            at += 1;
         }
     })?;
     let q = orthonormal_columns(&y, m, k);
     let kk = q.len();
-    // pass 2: B (kk × cols) = Qᵀ d
+    // pass 2: B (kk × cols) = Qᵀ d, a row of d at a time
     let mut bmat = vec![0.0; kk * cols];
-    let mut at = 0usize;
-    visit_pair_f64(o, n, (m * cols) as u64, |a, b| {
-        for (x, z) in a.iter().zip(b) {
-            let d = if x.is_finite() && z.is_finite() {
-                z - x
-            } else {
-                0.0
-            };
-            if d != 0.0 {
-                let (r, c) = (at / cols, at % cols);
-                for (j, qj) in q.iter().enumerate() {
-                    bmat[j * cols + c] += qj[r] * d;
-                }
+    each_row(o, n, m, cols, |r, d| {
+        for (j, qj) in q.iter().enumerate() {
+            let w = qj[r];
+            if w != 0.0 {
+                let bj = &mut bmat[j * cols..(j + 1) * cols];
+                bj.iter_mut().zip(d).for_each(|(acc, dc)| *acc += w * dc);
             }
-            at += 1;
         }
     })?;
     // BBᵀ (kk × kk), its eigenvalues are σ²
@@ -170,6 +160,32 @@ fn singular_values(
         .collect();
     sv.sort_by(|a, b| b.total_cmp(a));
     Ok((sv, energy))
+}
+
+/// Calls `f(row, d_row)` for each row of `d = n − o` (non-finite differences read as 0).
+fn each_row(
+    o: &crate::tensor::Tensor,
+    n: &crate::tensor::Tensor,
+    m: usize,
+    cols: usize,
+    mut f: impl FnMut(usize, &[f64]),
+) -> Result<(), String> {
+    let mut row = Vec::with_capacity(cols);
+    let mut r = 0usize;
+    visit_pair_f64(o, n, (m * cols) as u64, |a, b| {
+        for (x, z) in a.iter().zip(b) {
+            row.push(if x.is_finite() && z.is_finite() {
+                z - x
+            } else {
+                0.0
+            });
+            if row.len() == cols {
+                f(r, &row);
+                row.clear();
+                r += 1;
+            }
+        }
+    })
 }
 
 /// Orthonormalises the columns of `y` (m × k, row-major) by modified Gram–Schmidt, twice for
