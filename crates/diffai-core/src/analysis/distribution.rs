@@ -5,7 +5,7 @@
 //! from the sorted finite values.
 
 use super::tensors::{entries, Entry, Match};
-use super::{Analysis, Field, Finding, Input};
+use super::{Analysis, Field, Finding, Input, Row};
 use rayon::prelude::*;
 
 use crate::stats::visit_f64;
@@ -43,8 +43,7 @@ impl Analysis for Distribution {
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
         let changed: Vec<&Entry> = all.iter().filter(|e| e.kind == Match::Changed).collect();
-        let computed: Vec<(Vec<(&'static str, Field)>, Option<f64>)> =
-            changed.par_iter().map(|e| one(e)).collect();
+        let computed: Vec<(Row, Option<f64>)> = changed.par_iter().map(|e| one(e)).collect();
         let mut worst: Option<(f64, &str)> = None;
         for (e, (_, ks)) in changed.iter().zip(&computed) {
             if let Some(ks) = ks {
@@ -75,7 +74,7 @@ impl Analysis for Distribution {
 }
 
 /// One tensor's row, and its KS statistic when computed.
-fn one(e: &Entry) -> (Vec<(&'static str, Field)>, Option<f64>) {
+fn one(e: &Entry) -> (Row, Option<f64>) {
     let mut row = vec![("path", Field::Text(e.path.clone()))];
     let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
     if o.numel() > MAX_SORTED {

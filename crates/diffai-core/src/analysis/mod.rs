@@ -147,6 +147,9 @@ impl Serialize for Analyses {
     }
 }
 
+/// One row of a finding's detail: named values.
+pub type Row = Vec<(&'static str, Field)>;
+
 /// What an analysis found: the named values of its text line, in order, and optionally more
 /// detail (tables) for JSON/YAML and the detailed text view.
 #[derive(Debug, Clone, Default)]
@@ -155,7 +158,7 @@ pub struct Finding {
     /// A gate's verdict: `Some(false)` when one of its checks failed (the run exits 3).
     pub passed: Option<bool>,
     /// Rows of detail (per tensor, per layer…), each a list of named values.
-    pub rows: Vec<Vec<(&'static str, Field)>>,
+    pub rows: Vec<Row>,
 }
 
 impl Finding {
