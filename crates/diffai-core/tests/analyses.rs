@@ -909,3 +909,59 @@ fn every_analysis_at_once_is_deterministic() {
         assert_eq!(first, json(), "{old}: not deterministic");
     }
 }
+
+/// 4 heads (from the files' metadata): head 2's queries and head 1's values changed. Per-head
+/// norms, the ‖W_O^h W_V^h‖ proxy and the score-form cosine match numpy.
+#[test]
+fn attention_heads_match_numpy() {
+    let reference = common::reference("analyses");
+    let heads = reference["attention_heads"].as_array().unwrap();
+    let flags = [
+        "attention-analysis",
+        "head-importance",
+        "attention-pattern-diff",
+    ];
+    let found = run_on(
+        "analyses",
+        "attention_old.safetensors",
+        "attention_new.safetensors",
+        &flags,
+        &Options::default(),
+    );
+    for (i, (name, f)) in found.iter().enumerate() {
+        assert_eq!(num(field(f, "heads")), 4.0, "{name}");
+        assert_eq!(f.rows.len(), 4, "{name}");
+        for (h, row) in f.rows.iter().enumerate() {
+            let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+            let want = &heads[h];
+            let check = |ours: &str, theirs: &str| {
+                common::close(
+                    &format!("{name} head {h} {ours}"),
+                    Some(num(get(ours))),
+                    want[theirs].as_f64(),
+                    common::RTOL,
+                )
+            };
+            match i {
+                0 => {
+                    check("q_norm_old", "q_norm_old");
+                    check("q_norm_new", "q_norm_new");
+                }
+                1 => {
+                    check("proxy_old", "proxy_old");
+                    check("proxy_new", "proxy_new");
+                }
+                _ => check("cosine", "cosine"),
+            }
+        }
+    }
+    // Without a head count: said, not guessed.
+    let none = run_on(
+        "analyses",
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &flags[..1],
+        &Options::default(),
+    );
+    assert!(matches!(field(&none[0].1, "heads"), Field::Missing(_)));
+}

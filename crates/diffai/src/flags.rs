@@ -183,6 +183,11 @@ pub struct DiffFlags {
     #[arg(long = "small-weight-tau", value_name = "TAU", default_value_t = 0.01)]
     pub small_weight_tau: f64,
 
+    /// Attention analyses: the number of heads (else read from num_attention_heads / n_head /
+    /// num_heads in the inputs; never guessed).
+    #[arg(long = "num-heads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_heads: Option<u32>,
+
     /// Match the elements of lists of objects by their value under this key instead of by
     /// position (`items[id=7].score`), so reordering such a list is not a change.
     #[arg(long = "array-id-key", value_name = "KEY")]

@@ -5,6 +5,7 @@
 
 pub mod anomaly;
 pub mod architecture;
+mod attention;
 pub mod change_summary;
 pub mod distribution;
 pub mod embedding;
@@ -58,6 +59,8 @@ pub struct Settings {
     /// `--param-efficiency-analysis` counts weights with `|w| < τ·std(w)` as near zero (0.01: a
     /// hundredth of the tensor's spread, where pruning studies find weights removable).
     pub small_weight_tau: f64,
+    /// Attention heads (`--num-heads`); else read from the inputs' metadata, never guessed.
+    pub num_heads: Option<usize>,
 }
 
 impl Default for Settings {
@@ -67,6 +70,7 @@ impl Default for Settings {
             max_param_change: 0.0,
             max_size_growth: 0.1,
             small_weight_tau: 0.01,
+            num_heads: None,
         }
     }
 }
@@ -100,6 +104,9 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &gradient::Gradient,
     &embedding::Embedding,
     &low_rank::LowRank,
+    &attention::AttentionAnalysis,
+    &attention::HeadImportance,
+    &attention::AttentionPatternDiff,
     &learning_progress::LearningProgress,
     &learning_progress::Convergence,
     &learning_rate::LearningRate,

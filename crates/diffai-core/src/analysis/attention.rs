@@ -1,0 +1,317 @@
+//! Attention analyses from the projection weights. The head count comes from `--num-heads` or
+//! the inputs' metadata (`num_attention_heads`, `n_head`, `num_heads`) — never guessed.
+//! Projections are found by name: `q_proj`/`k_proj`/`v_proj`/`o_proj` (also `query`/`key`/`value`
+//! and `out_proj`), PyTorch's packed `in_proj_weight` `[3E, E]` split in three. Head h owns rows
+//! `h·d … (h+1)·d` of Q, K and V (d = E / heads) and the same columns of the output projection.
+//!
+//! - `--attention-analysis`: per head, the weight norm of its Q, K, V rows old and new and their
+//!   relative change.
+//! - `--head-importance`: per head, the proxy `‖W_O^h W_V^h‖_F` (labelled a proxy: importance
+//!   proper needs data).
+//! - `--attention-pattern-diff`: per head, the cosine between old and new `W_Q^hᵀ W_K^h`, the
+//!   bilinear form the attention scores use (patterns themselves need inputs).
+
+use std::collections::BTreeMap;
+
+use super::metadata::number;
+use super::tensors::{entries, Entry};
+use super::{Analysis, Field, Finding, Input, Row};
+use crate::stats::visit_f64;
+use crate::tensor::Tensor;
+
+pub struct AttentionAnalysis;
+pub struct HeadImportance;
+pub struct AttentionPatternDiff;
+
+/// Largest projection read into memory (16 Mi elements: a 4096 × 4096 matrix, 128 MiB of f64).
+pub const MAX_PROJECTION: u64 = 16 << 20;
+
+/// The projections of one attention module, one side.
+#[derive(Default)]
+struct Projections {
+    q: Option<Vec<f64>>,
+    k: Option<Vec<f64>>,
+    v: Option<Vec<f64>>,
+    o: Option<Vec<f64>>,
+    /// Embedding width E (columns of Q).
+    width: usize,
+}
+
+fn heads(input: &Input) -> Option<usize> {
+    input.settings.num_heads.or_else(|| {
+        ["num_attention_heads", "n_head", "num_heads"]
+            .iter()
+            .find_map(|k| number(input.new, k).or_else(|| number(input.old, k)))
+            .filter(|h| *h >= 1.0)
+            .map(|h| h as usize)
+    })
+}
+
+fn matrix(t: &Tensor) -> Option<Vec<f64>> {
+    if t.shape.len() != 2 || t.numel() > MAX_PROJECTION {
+        return None;
+    }
+    let mut v = Vec::with_capacity(t.numel() as usize);
+    visit_f64(t, |b| v.extend_from_slice(b)).ok()?;
+    Some(v)
+}
+
+/// Attention modules (by path prefix) with their projections, both sides.
+fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
+    let mut out: BTreeMap<String, [Projections; 2]> = BTreeMap::new();
+    for e in all {
+        let Some((module, name)) = e.path.strip_suffix(".weight").map_or_else(
+            || {
+                e.path
+                    .rsplit_once('.')
+                    .filter(|(_, n)| *n == "in_proj_weight")
+            },
+            |p| p.rsplit_once('.'),
+        ) else {
+            continue;
+        };
+        let role = match name {
+            "q_proj" | "query" => "q",
+            "k_proj" | "key" => "k",
+            "v_proj" | "value" => "v",
+            "o_proj" | "out_proj" => "o",
+            "in_proj_weight" => "qkv",
+            _ => continue,
+        };
+        for (side, t) in [e.old, e.new].into_iter().enumerate() {
+            let Some(t) = t else { continue };
+            let Some(m) = matrix(t) else { continue };
+            let p = &mut out.entry(module.to_string()).or_default()[side];
+            let cols = t.shape[1] as usize;
+            match role {
+                "q" => {
+                    p.q = Some(m);
+                    p.width = cols;
+                }
+                "k" => p.k = Some(m),
+                "v" => p.v = Some(m),
+                "o" => p.o = Some(m),
+                _ => {
+                    let third = m.len() / 3;
+                    p.q = Some(m[..third].to_vec());
+                    p.k = Some(m[third..2 * third].to_vec());
+                    p.v = Some(m[2 * third..].to_vec());
+                    p.width = cols;
+                }
+            }
+        }
+    }
+    out.retain(|_, [a, b]| a.q.is_some() && b.q.is_some() && a.width > 0 && a.width == b.width);
+    out
+}
+
+/// Rows `h·d … (h+1)·d` of a row-major matrix with `cols` columns.
+fn head_rows(m: &[f64], cols: usize, d: usize, h: usize) -> &[f64] {
+    &m[h * d * cols..(h + 1) * d * cols]
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// `X Yᵀ` of two `d × cols` row-major blocks (a `d × d` matrix).
+fn gram(x: &[f64], y: &[f64], d: usize, cols: usize) -> Vec<f64> {
+    let mut g = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            g[i * d + j] = x[i * cols..(i + 1) * cols]
+                .iter()
+                .zip(&y[j * cols..(j + 1) * cols])
+                .map(|(a, b)| a * b)
+                .sum();
+        }
+    }
+    g
+}
+
+/// `trace(A B)` of two `d × d` matrices.
+fn trace_product(a: &[f64], b: &[f64], d: usize) -> f64 {
+    (0..d)
+        .map(|i| (0..d).map(|k| a[i * d + k] * b[k * d + i]).sum::<f64>())
+        .sum()
+}
+
+/// Runs `per_head(module, h, d, old, new)` over every module and head, or says what is missing.
+fn each_head(
+    input: &Input,
+    per_head: impl Fn(usize, usize, &Projections, &Projections) -> Option<Row>,
+) -> Finding {
+    let Some(heads) = heads(input) else {
+        return Finding::default().field(
+            "heads",
+            Field::Missing("no head count: give --num-heads or record num_attention_heads".into()),
+        );
+    };
+    let all = entries(input);
+    let modules = modules(&all);
+    if modules.is_empty() {
+        return Finding::default().field("modules", Field::Missing("no attention projections (q_proj/k_proj/v_proj/o_proj, query/key/value, in_proj_weight) in both files".into()));
+    }
+    let mut rows = Vec::new();
+    for (name, [old, new]) in &modules {
+        let rows_q = old.q.as_ref().map_or(0, |q| q.len() / old.width);
+        if heads == 0 || rows_q % heads != 0 {
+            return Finding::default().field(
+                "heads",
+                Field::Missing(format!(
+                    "{rows_q} query rows do not split into {heads} heads"
+                )),
+            );
+        }
+        let d = rows_q / heads;
+        for h in 0..heads {
+            if let Some(mut row) = per_head(h, d, old, new) {
+                row.insert(0, ("module", Field::Text(name.clone())));
+                row.insert(1, ("head", Field::from(h)));
+                rows.push(row);
+            }
+        }
+    }
+    Finding {
+        rows,
+        ..Finding::default()
+    }
+    .field("heads", heads)
+    .field("modules", modules.len())
+}
+
+impl Analysis for AttentionAnalysis {
+    fn name(&self) -> &'static str {
+        "attention_analysis"
+    }
+    fn flag(&self) -> &'static str {
+        "attention-analysis"
+    }
+    fn help(&self) -> &'static str {
+        "per attention head: Q/K/V weight norms old->new and relative change (head count from --num-heads or metadata)"
+    }
+    fn run(&self, input: &Input) -> Finding {
+        each_head(input, |h, d, old, new| {
+            let cols = old.width;
+            let mut row = Vec::new();
+            for (name, a, b) in [
+                ("q", &old.q, &new.q),
+                ("k", &old.k, &new.k),
+                ("v", &old.v, &new.v),
+            ] {
+                let (Some(a), Some(b)) = (a, b) else { continue };
+                let (x, y) = (head_rows(a, cols, d, h), head_rows(b, cols, d, h));
+                let diff: Vec<f64> = x.iter().zip(y).map(|(p, q)| q - p).collect();
+                let (no, nd) = (norm(x), norm(&diff));
+                row.push((
+                    match name {
+                        "q" => "q_norm_old",
+                        "k" => "k_norm_old",
+                        _ => "v_norm_old",
+                    },
+                    Field::Num(no),
+                ));
+                row.push((
+                    match name {
+                        "q" => "q_norm_new",
+                        "k" => "k_norm_new",
+                        _ => "v_norm_new",
+                    },
+                    Field::Num(norm(y)),
+                ));
+                row.push((
+                    match name {
+                        "q" => "q_rel_l2",
+                        "k" => "k_rel_l2",
+                        _ => "v_rel_l2",
+                    },
+                    if no > 0.0 {
+                        Field::Num(nd / no)
+                    } else {
+                        Field::Missing("zero".into())
+                    },
+                ));
+            }
+            Some(row)
+        })
+    }
+}
+
+impl Analysis for HeadImportance {
+    fn name(&self) -> &'static str {
+        "head_importance"
+    }
+    fn flag(&self) -> &'static str {
+        "head-importance"
+    }
+    fn help(&self) -> &'static str {
+        "per head the weight-norm proxy ||W_O^h W_V^h||_F old->new (a proxy: true importance needs data)"
+    }
+    fn run(&self, input: &Input) -> Finding {
+        let f = each_head(input, |h, d, old, new| {
+            let proxy = |p: &Projections| -> Option<f64> {
+                let (v, o) = (p.v.as_ref()?, p.o.as_ref()?);
+                let e = p.width;
+                let wv = head_rows(v, e, d, h);
+                // W_O^h: columns h·d…(h+1)·d of o (E × E), taken as d rows of length E (its transpose).
+                let rows_o = o.len() / e;
+                let mut wo_t = vec![0.0; d * rows_o];
+                for r in 0..rows_o {
+                    for c in 0..d {
+                        wo_t[c * rows_o + r] = o[r * e + h * d + c];
+                    }
+                }
+                // ‖W_O^h W_V^h‖² = trace((W_O^hᵀ W_O^h)(W_V^h W_V^hᵀ))
+                let go = gram(&wo_t, &wo_t, d, rows_o);
+                let gv = gram(wv, wv, d, e);
+                Some(trace_product(&go, &gv, d).max(0.0).sqrt())
+            };
+            let (a, b) = (proxy(old)?, proxy(new)?);
+            Some(vec![
+                ("proxy_old", Field::Num(a)),
+                ("proxy_new", Field::Num(b)),
+            ])
+        });
+        f.field("note", "weight-norm proxy; importance proper needs data")
+    }
+}
+
+impl Analysis for AttentionPatternDiff {
+    fn name(&self) -> &'static str {
+        "attention_pattern_diff"
+    }
+    fn flag(&self) -> &'static str {
+        "attention-pattern-diff"
+    }
+    fn help(&self) -> &'static str {
+        "per head the cosine between old and new W_Q^hT W_K^h (the score bilinear form; patterns need inputs)"
+    }
+    fn run(&self, input: &Input) -> Finding {
+        let f = each_head(input, |h, d, old, new| {
+            let e = old.width;
+            let (q1, k1) = (
+                head_rows(old.q.as_ref()?, e, d, h),
+                head_rows(old.k.as_ref()?, e, d, h),
+            );
+            let (q2, k2) = (
+                head_rows(new.q.as_ref()?, e, d, h),
+                head_rows(new.k.as_ref()?, e, d, h),
+            );
+            // <Q1ᵀK1, Q2ᵀK2>_F = trace((Q1 Q2ᵀ)(K2 K1ᵀ)); ‖QᵀK‖² = trace((Q Qᵀ)(K Kᵀ))
+            let inner = |qa: &[f64], ka: &[f64], qb: &[f64], kb: &[f64]| {
+                trace_product(&gram(qa, qb, d, e), &gram(kb, ka, d, e), d)
+            };
+            let (n1, n2) = (inner(q1, k1, q1, k1), inner(q2, k2, q2, k2));
+            let cos = if n1 > 0.0 && n2 > 0.0 {
+                Field::Num(inner(q1, k1, q2, k2) / (n1.sqrt() * n2.sqrt()))
+            } else {
+                Field::Missing("a zero projection".into())
+            };
+            Some(vec![("cosine", cos)])
+        });
+        f.field(
+            "note",
+            "compares the weights' score form; attention patterns themselves need inputs",
+        )
+    }
+}
