@@ -965,3 +965,32 @@ fn attention_heads_match_numpy() {
     );
     assert!(matches!(field(&none[0].1, "heads"), Field::Missing(_)));
 }
+
+/// Neighbourhoods: every row rotated by one orthogonal matrix keeps them (Jaccard 1); three rows
+/// rotated alone change some, as numpy's exhaustive k-NN says (the 200 rows are all sampled).
+#[test]
+fn clustering_change_matches_numpy_knn() {
+    let reference = common::reference("analyses");
+    let flags = ["clustering-change"];
+    let same = run_on(
+        "analyses",
+        "embedding_old.safetensors",
+        "embedding_rotated.safetensors",
+        &flags,
+        &Options::default(),
+    );
+    assert_eq!(num(field(&same[0].1, "jaccard_at_10")), 1.0);
+    let moved = run_on(
+        "analyses",
+        "embedding_old.safetensors",
+        "embedding_new.safetensors",
+        &flags,
+        &Options::default(),
+    );
+    common::close(
+        "jaccard",
+        Some(num(field(&moved[0].1, "jaccard_at_10"))),
+        reference["embedding"]["jaccard_at_10"].as_f64(),
+        common::RTOL,
+    );
+}

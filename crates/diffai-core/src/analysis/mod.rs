@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod architecture;
 mod attention;
 pub mod change_summary;
+mod clustering;
 pub mod distribution;
 pub mod embedding;
 pub mod gates;
@@ -103,6 +104,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &similarity::Similarity,
     &gradient::Gradient,
     &embedding::Embedding,
+    &clustering::ClusteringChange,
     &low_rank::LowRank,
     &attention::AttentionAnalysis,
     &attention::HeadImportance,
