@@ -994,3 +994,78 @@ fn clustering_change_matches_numpy_knn() {
         common::RTOL,
     );
 }
+
+/// Metric side files (trainer_state.json-like, written by Python's json): the learning curve
+/// against numpy (polyfit slope), and metric deltas with the direction rules.
+#[test]
+fn metric_files_give_curves_and_comparisons() {
+    let dir = common::fixtures("analyses");
+    let reference = common::reference("analyses");
+    let read = |n: &str| formats::read(&dir.join(n), None).unwrap();
+    let (old, new) = (
+        read("simplenet_old.safetensors"),
+        read("simplenet_new.safetensors"),
+    );
+    let opts = Options::default();
+    let report = diff::diff(&old, &new, &opts, None);
+    let settings = analysis::Settings {
+        metrics_old: Some(read("trainer_state_old.json").root),
+        metrics_new: Some(read("trainer_state_new.json").root),
+        higher_is_better: vec!["accuracy".into()],
+        ..Default::default()
+    };
+    let input = Input {
+        old: &old,
+        new: &new,
+        options: &opts,
+        report: &report,
+        settings: &settings,
+    };
+    let found = analysis::run(&["learning-curve-analysis", "metric-comparison"], &input).0;
+    let (c, m) = (&found[0].1, &found[1].1);
+    let want = &reference["learning_curve_new"];
+    assert_eq!(
+        num(field(c, "best_epoch")),
+        want["best_epoch"].as_f64().unwrap()
+    );
+    assert_eq!(num(field(c, "points")), want["points"].as_f64().unwrap());
+    common::close(
+        "slope",
+        Some(num(field(c, "last_k_slope"))),
+        want["last_k_slope"].as_f64(),
+        1e-9,
+    );
+    common::close(
+        "gap",
+        Some(num(field(c, "train_val_gap"))),
+        want["train_val_gap"].as_f64(),
+        1e-12,
+    );
+    let row = |metric: &str| {
+        m.rows
+            .iter()
+            .find(|r| r[0].1 == Field::from(metric))
+            .unwrap_or_else(|| panic!("{metric}"))
+    };
+    let acc = row("eval_accuracy");
+    let [o, n] = [0, 1].map(|i| reference["metrics"]["eval_accuracy"][i].as_f64().unwrap());
+    assert_eq!((num(&acc[1].1), num(&acc[2].1)), (o, n));
+    assert_eq!(acc[5].1, Field::from("better"), "higher is better, as told");
+    assert_eq!(
+        row("log_history[0].loss")[5].1,
+        Field::from("better"),
+        "loss: lower is better"
+    );
+    assert!(
+        matches!(row("best_metric")[5].1, Field::Missing(_)),
+        "direction unknown"
+    );
+    // Without metric files: said so.
+    let none = run(
+        &["metric-comparison", "learning-curve-analysis"],
+        &Options::default(),
+    );
+    assert!(none
+        .iter()
+        .all(|(_, f)| matches!(f.fields[0].1, Field::Missing(_))));
+}

@@ -188,6 +188,19 @@ pub struct DiffFlags {
     #[arg(long = "num-heads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub num_heads: Option<u32>,
 
+    /// Metric side files for --metric-comparison and --learning-curve-analysis (JSON or YAML, e.g.
+    /// trainer_state.json): the first belongs to OLD, the second to NEW; a single one to NEW.
+    #[arg(long = "metrics", value_name = "FILE", num_args = 1, action = clap::ArgAction::Append)]
+    pub metrics: Vec<PathBuf>,
+
+    /// --metric-comparison: metrics (substrings of their paths) that are better higher.
+    #[arg(long = "higher-is-better", value_name = "NAME")]
+    pub higher_is_better: Vec<String>,
+
+    /// --metric-comparison: metrics that are better lower (loss and error are by default).
+    #[arg(long = "lower-is-better", value_name = "NAME")]
+    pub lower_is_better: Vec<String>,
+
     /// Match the elements of lists of objects by their value under this key instead of by
     /// position (`items[id=7].score`), so reordering such a list is not a change.
     #[arg(long = "array-id-key", value_name = "KEY")]

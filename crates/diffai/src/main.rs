@@ -6,7 +6,7 @@ mod options;
 mod progress;
 
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -97,7 +97,22 @@ fn run_diff(
             max_size_growth: f.max_size_growth,
             small_weight_tau: f.small_weight_tau,
             num_heads: f.num_heads.map(|h| h as usize),
+            ..analysis::Settings::default()
         };
+        let mut settings = settings;
+        let metric =
+            |p: &PathBuf| -> Result<diffai_core::Value> { Ok(formats::read(p, None)?.root) };
+        match f.metrics.as_slice() {
+            [] => {}
+            [new] => settings.metrics_new = Some(metric(new)?),
+            [old, new] => {
+                settings.metrics_old = Some(metric(old)?);
+                settings.metrics_new = Some(metric(new)?);
+            }
+            _ => anyhow::bail!("--metrics takes at most two files (old, new)"),
+        }
+        settings.higher_is_better = f.higher_is_better.clone();
+        settings.lower_is_better = f.lower_is_better.clone();
         let input = analysis::Input {
             old: &old,
             new: &new,

@@ -20,6 +20,7 @@ pub mod learning_rate;
 mod low_rank;
 mod memory;
 pub mod metadata;
+mod metrics;
 mod param_efficiency;
 mod performance_impact;
 pub mod quantization;
@@ -46,8 +47,8 @@ pub struct Input<'a> {
     pub settings: &'a Settings,
 }
 
-/// Thresholds of the gates (`--regression-test`, `--alert-on-degradation`,
-/// `--deployment-readiness`, `--risk-assessment`), settable from the command line.
+/// What the analyses take from the command line: gate thresholds, the head count, metric side
+/// files and which metrics are better higher or lower.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Largest global `rel_l2` of the model weights a gate accepts (0.1: a tenth of the weights'
@@ -62,6 +63,12 @@ pub struct Settings {
     pub small_weight_tau: f64,
     /// Attention heads (`--num-heads`); else read from the inputs' metadata, never guessed.
     pub num_heads: Option<usize>,
+    /// `--metrics FILE` side files (JSON/YAML, e.g. a `trainer_state.json`) for old and new.
+    pub metrics_old: Option<crate::value::Value>,
+    pub metrics_new: Option<crate::value::Value>,
+    /// Metric names (substrings of their paths) that are better higher / lower.
+    pub higher_is_better: Vec<String>,
+    pub lower_is_better: Vec<String>,
 }
 
 impl Default for Settings {
@@ -72,6 +79,10 @@ impl Default for Settings {
             max_size_growth: 0.1,
             small_weight_tau: 0.01,
             num_heads: None,
+            metrics_old: None,
+            metrics_new: None,
+            higher_is_better: Vec::new(),
+            lower_is_better: Vec::new(),
         }
     }
 }
@@ -112,6 +123,8 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &learning_progress::LearningProgress,
     &learning_progress::Convergence,
     &learning_rate::LearningRate,
+    &metrics::LearningCurve,
+    &metrics::MetricComparison,
     &hyperparameters::HyperparameterComparison,
     &hyperparameters::HyperparameterImpact,
     &gates::RegressionTest,
