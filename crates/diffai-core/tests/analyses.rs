@@ -1069,3 +1069,72 @@ fn metric_files_give_curves_and_comparisons() {
         .iter()
         .all(|(_, f)| matches!(f.fields[0].1, Field::Missing(_))));
 }
+
+/// Per-seed accuracies: Welch's t, its two-sided p-value and Cohen's d as scipy/numpy give them;
+/// per-example correctness (12 fixed, 3 broken): McNemar's χ² and p (scipy's χ² tail).
+#[test]
+fn significance_matches_scipy() {
+    let dir = common::fixtures("analyses");
+    let reference = common::reference("analyses");
+    let want = &reference["significance"];
+    let read = |n: &str| formats::read(&dir.join(n), None).unwrap();
+    let (old, new) = (
+        read("simplenet_old.safetensors"),
+        read("simplenet_new.safetensors"),
+    );
+    let opts = Options::default();
+    let report = diff::diff(&old, &new, &opts, None);
+    let settings = analysis::Settings {
+        metrics_old: Some(read("trainer_state_old.json").root),
+        metrics_new: Some(read("trainer_state_new.json").root),
+        ..Default::default()
+    };
+    let input = Input {
+        old: &old,
+        new: &new,
+        options: &opts,
+        report: &report,
+        settings: &settings,
+    };
+    let found = analysis::run(&["statistical-significance"], &input).0;
+    let s = &found[0].1;
+    let row = |m: &str| s.rows.iter().find(|r| r[0].1 == Field::from(m)).unwrap();
+    let get =
+        |r: &Vec<(&'static str, Field)>, k: &str| num(&r.iter().find(|(n, _)| *n == k).unwrap().1);
+    let w = row("seed_accuracy");
+    common::close(
+        "t",
+        Some(get(w, "statistic")),
+        want["seed_accuracy"]["t"].as_f64(),
+        1e-12,
+    );
+    common::close(
+        "p",
+        Some(get(w, "p_value")),
+        want["seed_accuracy"]["p"].as_f64(),
+        1e-9,
+    );
+    common::close(
+        "d",
+        Some(get(w, "cohens_d")),
+        want["seed_accuracy"]["cohens_d"].as_f64(),
+        1e-12,
+    );
+    let m = row("correct");
+    common::close(
+        "chi2",
+        Some(get(m, "statistic")),
+        want["correct"]["chi2"].as_f64(),
+        1e-12,
+    );
+    common::close(
+        "p",
+        Some(get(m, "p_value")),
+        want["correct"]["p"].as_f64(),
+        1e-9,
+    );
+    let none = run(&["statistical-significance"], &Options::default());
+    assert!(
+        matches!(field(&none[0].1, "significance"), Field::Missing(t) if t.starts_with("not computable"))
+    );
+}

@@ -26,6 +26,7 @@ mod performance_impact;
 pub mod quantization;
 mod show_size_reduction;
 mod show_structure;
+mod significance;
 mod similarity;
 pub mod tensors;
 pub mod weights;
@@ -125,6 +126,7 @@ pub static ANALYSES: &[&dyn Analysis] = &[
     &learning_rate::LearningRate,
     &metrics::LearningCurve,
     &metrics::MetricComparison,
+    &significance::Significance,
     &hyperparameters::HyperparameterComparison,
     &hyperparameters::HyperparameterImpact,
     &gates::RegressionTest,
