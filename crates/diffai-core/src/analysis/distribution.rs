@@ -47,7 +47,26 @@ impl Analysis for Distribution {
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
         let changed: Vec<&Entry> = all.iter().filter(|e| e.kind == Match::Changed).collect();
-        let computed: Vec<(Row, Option<f64>)> = changed.par_iter().map(|e| one(e)).collect();
+        // min/max of both sides from the diff's statistics: the histogram then needs one pass.
+        let ranges: std::collections::HashMap<&str, (f64, f64)> = input
+            .report
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let side = |s: &Option<crate::report::Side>| match s {
+                    Some(crate::report::Side::Tensor(t)) => {
+                        t.stats.as_ref().and_then(|s| Some((s.0.min?, s.0.max?)))
+                    }
+                    _ => None,
+                };
+                let (a, b) = (side(&c.old)?, side(&c.new)?);
+                Some((c.path.as_str(), (a.0.min(b.0), a.1.max(b.1))))
+            })
+            .collect();
+        let computed: Vec<(Row, Option<f64>)> = changed
+            .par_iter()
+            .map(|e| one(e, ranges.get(e.path.as_str()).copied()))
+            .collect();
         let mut worst: Option<(f64, &str)> = None;
         for (e, (_, ks)) in changed.iter().zip(&computed) {
             if let Some(ks) = ks {
@@ -78,11 +97,11 @@ impl Analysis for Distribution {
 }
 
 /// One tensor's row, and its KS statistic when computed.
-fn one(e: &Entry) -> (Row, Option<f64>) {
+fn one(e: &Entry, range: Option<(f64, f64)>) -> (Row, Option<f64>) {
     let mut row = vec![("path", Field::Text(e.path.clone()))];
     let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
     if o.numel() > MAX_SORTED {
-        return approximate(o, n, row);
+        return approximate(o, n, range, row);
     }
     let (a, b) = match rayon::join(|| sorted(o), || sorted(n)) {
         (Ok(a), Ok(b)) => (a, b),
@@ -120,10 +139,12 @@ fn one(e: &Entry) -> (Row, Option<f64>) {
     (row, Some(ks))
 }
 
-/// A large tensor pair through [`FINE_BINS`]-bin histograms over both sides' finite range.
+/// A large tensor pair through [`FINE_BINS`]-bin histograms over both sides' finite range
+/// (`known`: from the diff's statistics, else found in a first pass).
 fn approximate(
     o: &crate::tensor::Tensor,
     n: &crate::tensor::Tensor,
+    known: Option<(f64, f64)>,
     mut row: Row,
 ) -> (Row, Option<f64>) {
     let range = |t: &crate::tensor::Tensor| {
@@ -136,14 +157,19 @@ fn approximate(
         })
         .map(|_| (lo, hi))
     };
-    let (Ok((lo1, hi1)), Ok((lo2, hi2))) = rayon::join(|| range(o), || range(n)) else {
-        row.push((
-            "ks",
-            Field::Missing("values not decodable as real numbers".into()),
-        ));
-        return (row, None);
+    let (lo, hi) = match known {
+        Some(r) => r,
+        None => {
+            let (Ok((lo1, hi1)), Ok((lo2, hi2))) = rayon::join(|| range(o), || range(n)) else {
+                row.push((
+                    "ks",
+                    Field::Missing("values not decodable as real numbers".into()),
+                ));
+                return (row, None);
+            };
+            (lo1.min(lo2), hi1.max(hi2))
+        }
     };
-    let (lo, hi) = (lo1.min(lo2), hi1.max(hi2));
     if lo > hi {
         row.push(("ks", Field::Missing("no finite values".into())));
         return (row, None);
@@ -292,7 +318,7 @@ mod tests {
             .collect();
         let b: Vec<f64> = a.iter().map(|x| x * x / 20.0 + 0.1).collect();
         let (ta, tb) = (tensor(&a), tensor(&b));
-        let (row, ks) = approximate(&ta, &tb, Vec::new());
+        let (row, ks) = approximate(&ta, &tb, None, Vec::new());
         let get = |k: &str| {
             row.iter()
                 .find(|(n, _)| *n == k)
