@@ -4,7 +4,7 @@
 //! Labelled sampled and approximate: neighbours are searched among the candidates only.
 
 use super::tensors::{entries, Entry};
-use super::weights::is_embedding;
+use super::weights::embedding_tables;
 use super::{Analysis, Field, Finding, Input};
 use crate::stats::visit_f64;
 
@@ -33,15 +33,7 @@ impl Analysis for ClusteringChange {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let tables: Vec<&Entry> = all
-            .iter()
-            .filter(|e| match (e.old, e.new) {
-                (Some(o), Some(n)) => {
-                    is_embedding(&e.path, o) && n.shape.len() == 2 && o.shape[1] == n.shape[1]
-                }
-                _ => false,
-            })
-            .collect();
+        let tables: Vec<&Entry> = embedding_tables(&all);
         let mut rows = Vec::new();
         let mut all_j = Vec::new();
         for e in &tables {

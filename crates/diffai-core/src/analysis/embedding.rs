@@ -4,7 +4,7 @@
 //! table's norm, and rows added or removed when the vocabulary changed.
 
 use super::tensors::{entries, Entry};
-use super::weights::is_embedding;
+use super::weights::embedding_tables;
 use super::{Analysis, Field, Finding, Input};
 use crate::stats::visit_pair_f64;
 
@@ -28,15 +28,7 @@ impl Analysis for Embedding {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let tables: Vec<&Entry> = all
-            .iter()
-            .filter(|e| match (e.old, e.new) {
-                (Some(o), Some(n)) => {
-                    is_embedding(&e.path, o) && n.shape.len() == 2 && n.shape[1] == o.shape[1]
-                }
-                _ => false,
-            })
-            .collect();
+        let tables: Vec<&Entry> = embedding_tables(&all);
         if tables.is_empty() {
             return Finding::default().field(
                 "tables",

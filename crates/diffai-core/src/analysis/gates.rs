@@ -3,8 +3,8 @@
 //! `--deployment-readiness` and `--risk-assessment` score the same checklist and map it through a
 //! published table to a rollout strategy and a risk.
 
-use super::metadata::{all_entries, global_rel_l2};
-use super::tensors::{Entry, Match};
+use super::metadata::global_rel_l2;
+use super::tensors::{entries, Entry, Match};
 use super::{Analysis, Field, Finding, Input, Settings};
 use crate::stats::{self, Job, Outcome};
 
@@ -22,7 +22,7 @@ struct Check {
 
 fn checks(input: &Input) -> (Vec<Check>, Option<f64>) {
     let s: &Settings = input.settings;
-    let all = all_entries(input);
+    let all = entries(input);
     let count = |k: Match| all.iter().filter(|e| e.kind == k).count();
     let (removed, reshaped, retyped) = (
         count(Match::Removed),

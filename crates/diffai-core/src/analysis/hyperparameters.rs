@@ -3,7 +3,8 @@
 //! `hyper_parameters`/`hparams`, `config`, `args` — compared key by key, beside the weights' global
 //! change. No causal scores: two checkpoints cannot say which setting caused what.
 
-use super::metadata::{all_entries, global_rel_l2};
+use super::metadata::global_rel_l2;
+use super::tensors::entries;
 use super::{Analysis, Field, Finding, Input};
 use crate::artifact::Artifact;
 use crate::report::Scalar;
@@ -93,7 +94,7 @@ fn compare(input: &Input) -> Finding {
     .field("keys", Field::List(changed_keys))
     .field(
         "weight_rel_l2",
-        global_rel_l2(&all_entries(input))
+        global_rel_l2(&entries(input))
             .map_or(Field::Missing("no shared model tensors".into()), Field::Num),
     )
 }

@@ -1,7 +1,8 @@
 //! `--learning-progress` and `--convergence-analysis`: the weights' global relative change, the
 //! loss recorded in the checkpoints, and labels from documented bands.
 
-use super::metadata::{all_entries, global_rel_l2, number};
+use super::metadata::{global_rel_l2, number};
+use super::tensors::entries;
 use super::{Analysis, Field, Finding, Input};
 
 pub struct LearningProgress;
@@ -49,7 +50,7 @@ impl Analysis for LearningProgress {
 
     fn run(&self, input: &Input) -> Finding {
         let (trend, loss) = loss_trend(input);
-        let magnitude = global_rel_l2(&all_entries(input))
+        let magnitude = global_rel_l2(&entries(input))
             .map_or(Field::Missing("no shared model tensors".into()), Field::Num);
         let per = |key: &str| match (number(input.old, key), number(input.new, key)) {
             (Some(a), Some(b)) if b != a => Some(b - a),
@@ -85,7 +86,7 @@ impl Analysis for Convergence {
     }
 
     fn run(&self, input: &Input) -> Finding {
-        let Some(stability) = global_rel_l2(&all_entries(input)) else {
+        let Some(stability) = global_rel_l2(&entries(input)) else {
             return Finding::default()
                 .field("status", Field::Missing("no shared model tensors".into()));
         };

@@ -2,7 +2,8 @@
 //! `param_groups[i].lr` and scheduler `_last_lr[i]` — old→new with their change, and the effective
 //! step ‖d‖ ÷ lr (the update norm per unit of the new learning rate).
 
-use super::metadata::{all_entries, numbers, update_norm};
+use super::metadata::{numbers, update_norm};
+use super::tensors::entries;
 use super::{relative_change, Analysis, Field, Finding, Input};
 
 pub struct LearningRate;
@@ -60,7 +61,7 @@ impl Analysis for LearningRate {
         };
         let (lr_old, lr_new) = (first(&old), first(&new));
         let step = match lr_new {
-            Some(lr) if lr > 0.0 => Field::Num(update_norm(&all_entries(input)) / lr),
+            Some(lr) if lr > 0.0 => Field::Num(update_norm(&entries(input)) / lr),
             _ => Field::Missing("no positive learning rate in new".into()),
         };
         Finding {

@@ -4,7 +4,7 @@
 use crate::artifact::Artifact;
 use crate::value::Value;
 
-use super::tensors::{entries, unmeasured_norm_sq, Entry, Match};
+use super::tensors::{unmeasured_norm_sq, Entry, Match};
 
 /// The number under a key named `key` (the last path component), the shallowest one when several
 /// hold it; numeric text (safetensors metadata is text) counts too.
@@ -84,9 +84,4 @@ pub fn update_norm(entries: &[Entry]) -> f64 {
 pub fn is_model_weight(path: &str) -> bool {
     let top = path.split(['.', '[']).next().unwrap_or(path);
     !top.contains("optimizer") && !top.contains("scheduler") && !crate::report::is_buffer(path)
-}
-
-/// Entries of both inputs, for analyses that read weights and metadata together.
-pub fn all_entries<'a>(input: &super::Input<'a>) -> Vec<Entry<'a>> {
-    entries(input)
 }

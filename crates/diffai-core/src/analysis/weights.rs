@@ -38,3 +38,18 @@ pub fn macs(path: &str, t: &Tensor) -> u64 {
     }
     t.shape.iter().copied().fold(1u64, u64::saturating_mul)
 }
+
+/// Entries holding an embedding table (by [`is_embedding`] on old) on both sides with the same
+/// width; rows pair by index, so a grown vocabulary compares its first rows.
+pub fn embedding_tables<'a, 'b>(
+    all: &'b [super::tensors::Entry<'a>],
+) -> Vec<&'b super::tensors::Entry<'a>> {
+    all.iter()
+        .filter(|e| match (e.old, e.new) {
+            (Some(o), Some(n)) => {
+                is_embedding(&e.path, o) && n.shape.len() == 2 && n.shape[1] == o.shape[1]
+            }
+            _ => false,
+        })
+        .collect()
+}
