@@ -2,7 +2,7 @@
 //! matrix of the two models' cosine over all shared parameters (more models need a directory of
 //! checkpoints, which this flag does not read yet).
 
-use super::tensors::{entries, unmeasured_norm_sq, Entry, Match};
+use super::tensors::{entries, old_norms_sq, Entry, Match};
 use super::{Analysis, Field, Finding, Input};
 
 pub struct Similarity;
@@ -29,13 +29,10 @@ impl Analysis for Similarity {
         // o·n = (‖o‖² + ‖n‖² − ‖d‖²) / 2; an identical tensor has o·n = ‖o‖² = ‖n‖².
         let (mut dot, mut oo, mut nn) = (0.0, 0.0, 0.0);
         let mut rows = Vec::new();
-        for e in &shared {
-            let (o2, n2, d2) = match e.metrics {
-                Some(m) => (m.norm_old.powi(2), m.norm_new.powi(2), m.norm_diff.powi(2)),
-                None => {
-                    let o2 = unmeasured_norm_sq(&[e]);
-                    (o2, o2, 0.0)
-                }
+        for (e, o2) in shared.iter().zip(old_norms_sq(&shared)) {
+            let (n2, d2) = match e.metrics {
+                Some(m) => (m.norm_new.powi(2), m.norm_diff.powi(2)),
+                None => (o2, 0.0),
             };
             dot += (o2 + n2 - d2) / 2.0;
             oo += o2;

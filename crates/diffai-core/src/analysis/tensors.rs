@@ -110,20 +110,38 @@ pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
     out
 }
 
-/// Σ‖old‖² over shared entries the diff computed no metrics for (byte-identical tensors):
-/// their norms are computed here, in one parallel pass.
-pub fn unmeasured_norm_sq(shared: &[&Entry]) -> f64 {
-    let jobs: Vec<crate::stats::Job> = shared
-        .iter()
-        .filter(|e| e.metrics.is_none())
-        .filter_map(|e| e.old.map(crate::stats::Job::Single))
+/// ‖old‖² of each entry: from the diff's metrics where it measured them, else (byte-identical
+/// tensors) computed here, all in one parallel pass.
+pub fn old_norms_sq(shared: &[&Entry]) -> Vec<f64> {
+    let unmeasured: Vec<usize> = (0..shared.len())
+        .filter(|&i| shared[i].metrics.is_none() && shared[i].old.is_some())
         .collect();
-    crate::stats::compute(&jobs, Default::default(), None)
+    let jobs: Vec<crate::stats::Job> = unmeasured
         .iter()
-        .map(|o| match o {
-            crate::stats::Outcome::Single(s) => s.norm * s.norm,
-            _ => 0.0,
-        })
+        .map(|&i| crate::stats::Job::Single(shared[i].old.expect("filtered")))
+        .collect();
+    let mut out: Vec<f64> = shared
+        .iter()
+        .map(|e| e.metrics.map_or(0.0, |m| m.norm_old * m.norm_old))
+        .collect();
+    for (i, o) in unmeasured
+        .into_iter()
+        .zip(crate::stats::compute(&jobs, Default::default(), None))
+    {
+        if let crate::stats::Outcome::Single(s) = o {
+            out[i] = s.norm * s.norm;
+        }
+    }
+    out
+}
+
+/// Σ‖old‖² over shared entries the diff computed no metrics for (byte-identical tensors).
+pub fn unmeasured_norm_sq(shared: &[&Entry]) -> f64 {
+    shared
+        .iter()
+        .zip(old_norms_sq(shared))
+        .filter(|(e, _)| e.metrics.is_none())
+        .map(|(_, n)| n)
         .sum()
 }
 
@@ -142,10 +160,11 @@ pub struct LayerSums<'a> {
 pub fn layer_sums<'a>(all: &'a [Entry<'a>]) -> Vec<LayerSums<'a>> {
     let mut order: Vec<LayerSums> = Vec::new();
     let mut at: HashMap<&str, usize> = HashMap::new();
-    for e in all
+    let shared: Vec<&Entry> = all
         .iter()
         .filter(|e| matches!(e.kind, Match::Changed | Match::Unchanged))
-    {
+        .collect();
+    for (e, old_sq) in shared.iter().zip(old_norms_sq(&shared)) {
         let layer = super::weights::layer_of(&e.path);
         let i = *at.entry(layer).or_insert_with(|| {
             order.push(LayerSums {
@@ -160,13 +179,8 @@ pub fn layer_sums<'a>(all: &'a [Entry<'a>]) -> Vec<LayerSums<'a>> {
         if e.is_parameter() {
             l.parameters += e.old.map_or(0, |t| t.numel());
         }
-        match e.metrics {
-            Some(m) => {
-                l.diff_sq += m.norm_diff * m.norm_diff;
-                l.old_sq += m.norm_old * m.norm_old;
-            }
-            None => l.old_sq += unmeasured_norm_sq(&[e]),
-        }
+        l.old_sq += old_sq;
+        l.diff_sq += e.metrics.map_or(0.0, |m| m.norm_diff * m.norm_diff);
     }
     order
 }
