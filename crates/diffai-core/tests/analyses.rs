@@ -47,6 +47,14 @@ fn field<'a>(f: &'a Finding, name: &str) -> &'a Field {
         .1
 }
 
+/// The value named `k` in a detail row.
+fn cell<'a>(row: &'a [(&'static str, Field)], k: &str) -> &'a Field {
+    &row.iter()
+        .find(|(n, _)| *n == k)
+        .unwrap_or_else(|| panic!("{k}"))
+        .1
+}
+
 fn num(f: &Field) -> f64 {
     match f {
         Field::Num(v) | Field::Percent(v) => *v,
@@ -220,7 +228,7 @@ fn quantization_matches_numpy() {
             let Field::Text(path) = &row[0].1 else {
                 panic!()
             };
-            let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+            let get = |k: &str| cell(row, k);
             let t = &want["tensors"][path.as_str()];
             common::close(
                 &format!("{new} {path} sqnr"),
@@ -367,7 +375,7 @@ fn layer_impact_matches_the_reference() {
         .sum();
     let mut share_sum = 0.0;
     for row in &f.rows {
-        let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+        let get = |k: &str| cell(row, k);
         let Field::Text(layer) = get("layer") else {
             panic!()
         };
@@ -587,7 +595,7 @@ fn embedding_drift_finds_the_rotated_rows() {
     let e = &found[0].1;
     assert_eq!(num(field(e, "tables")), 1.0);
     let row = &e.rows[0];
-    let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+    let get = |k: &str| cell(row, k);
     assert_eq!(get("table"), &Field::from("embed_tokens.weight"));
     assert_eq!(num(get("rows_added")), want["rows_added"].as_f64().unwrap());
     assert_eq!(num(get("rows_changed")), 3.0);
@@ -817,7 +825,7 @@ fn distribution_matches_numpy_and_scipy() {
         .iter()
         .find(|r| r[0].1 == Field::from("fc1.weight"))
         .expect("fc1.weight");
-    let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+    let get = |k: &str| cell(row, k);
     common::close(
         "ks",
         Some(num(get("ks"))),
@@ -856,7 +864,7 @@ fn low_rank_updates_read_their_rank() {
         &Options::default(),
     );
     for row in &found[0].1.rows {
-        let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+        let get = |k: &str| cell(row, k);
         let Field::Text(path) = get("path") else {
             panic!()
         };
@@ -932,7 +940,7 @@ fn attention_heads_match_numpy() {
         assert_eq!(num(field(f, "heads")), 4.0, "{name}");
         assert_eq!(f.rows.len(), 4, "{name}");
         for (h, row) in f.rows.iter().enumerate() {
-            let get = |k: &str| &row.iter().find(|(n, _)| *n == k).unwrap().1;
+            let get = |k: &str| cell(row, k);
             let want = &heads[h];
             let check = |ours: &str, theirs: &str| {
                 common::close(
@@ -1099,8 +1107,7 @@ fn significance_matches_scipy() {
     let found = analysis::run(&["statistical-significance"], &input).0;
     let s = &found[0].1;
     let row = |m: &str| s.rows.iter().find(|r| r[0].1 == Field::from(m)).unwrap();
-    let get =
-        |r: &Vec<(&'static str, Field)>, k: &str| num(&r.iter().find(|(n, _)| *n == k).unwrap().1);
+    let get = |r: &[(&'static str, Field)], k: &str| num(cell(r, k));
     let w = row("seed_accuracy");
     common::close(
         "t",
