@@ -154,6 +154,16 @@ pub enum Side {
     Value { value: Scalar },
 }
 
+impl Side {
+    /// The statistics of a tensor side, when they were computed.
+    pub fn stats(&self) -> Option<&SideStats> {
+        match self {
+            Side::Tensor(t) => t.stats.as_ref().map(|s| &s.0),
+            Side::Value { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TensorSide {
     pub dtype: &'static str,

@@ -146,7 +146,10 @@ pub(super) fn side_stats(
         .map(|c| {
             (
                 c.path.as_str(),
-                (tensor_stats(&c.old), tensor_stats(&c.new)),
+                (
+                    c.old.as_ref().and_then(Side::stats),
+                    c.new.as_ref().and_then(Side::stats),
+                ),
             )
         })
         .collect();
@@ -182,13 +185,6 @@ pub(super) fn side_stats(
         }
     }
     out
-}
-
-fn tensor_stats(side: &Option<Side>) -> Option<&SideStats> {
-    match side {
-        Some(Side::Tensor(t)) => t.stats.as_ref().map(|s| &s.0),
-        _ => None,
-    }
 }
 
 /// Rows (first dimension) of a weight of rank ≥ 2 whose elements are all zero; `None` when not

@@ -53,14 +53,8 @@ impl Analysis for Distribution {
             .changes
             .iter()
             .filter_map(|c| {
-                let side = |s: &Option<crate::report::Side>| match s {
-                    Some(crate::report::Side::Tensor(t)) => {
-                        t.stats.as_ref().and_then(|s| Some((s.0.min?, s.0.max?)))
-                    }
-                    _ => None,
-                };
-                let (a, b) = (side(&c.old)?, side(&c.new)?);
-                Some((c.path.as_str(), (a.0.min(b.0), a.1.max(b.1))))
+                let (a, b) = (c.old.as_ref()?.stats()?, c.new.as_ref()?.stats()?);
+                Some((c.path.as_str(), (a.min?.min(b.min?), a.max?.max(b.max?))))
             })
             .collect();
         let computed: Vec<(Row, Option<f64>)> = changed

@@ -98,12 +98,9 @@ fn non_finite_tensors(input: &Input, all: &[Entry]) -> usize {
         .report
         .changes
         .iter()
-        .filter_map(|c| match &c.new {
-            Some(crate::report::Side::Tensor(t)) => t
-                .stats
-                .as_ref()
-                .map(|s| (c.path.as_str(), s.0.nan + s.0.inf > 0)),
-            _ => None,
+        .filter_map(|c| {
+            let s = c.new.as_ref()?.stats()?;
+            Some((c.path.as_str(), s.nan + s.inf > 0))
         })
         .collect();
     let mut count = known.values().filter(|b| **b).count();
