@@ -38,14 +38,15 @@ impl Analysis for Quantization {
             .iter()
             .filter(|e| e.old.is_some() && e.new.is_some())
             .collect();
-        let bytes = |f: fn(&Entry) -> Option<u64>| both.iter().filter_map(|e| f(e)).sum::<u64>();
-        let bytes_old = bytes(|e| e.old.map(|t| t.byte_len()));
-        let bytes_new = bytes(|e| e.new.map(|t| t.byte_len()));
-        let numel = |f: fn(&Entry) -> Option<u64>| both.iter().filter_map(|e| f(e)).sum::<u64>();
-        let (numel_old, numel_new) = (
-            numel(|e| e.old.map(|t| t.numel())),
-            numel(|e| e.new.map(|t| t.numel())),
+        // Σ over the paths on both sides of a per-tensor count, old (true) or new side.
+        let total = |old: bool, count: fn(&crate::tensor::Tensor) -> u64| -> u64 {
+            both.iter().filter_map(|e| e.side(old)).map(count).sum()
+        };
+        let (bytes_old, bytes_new) = (
+            total(true, |t| t.byte_len()),
+            total(false, |t| t.byte_len()),
         );
+        let (numel_old, numel_new) = (total(true, |t| t.numel()), total(false, |t| t.numel()));
         let paired: Vec<&Entry> = both
             .iter()
             .copied()
