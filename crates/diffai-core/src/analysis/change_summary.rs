@@ -1,7 +1,7 @@
 //! `--change-summary`: tensor counts by kind of change, parameters old→new, the share of
 //! parameters changed, the global relative L2 change and the most changed tensors.
 
-use super::tensors::{entries, unmeasured_norm_sq, Match};
+use super::tensors::{entries, parameters, unmeasured_norm_sq, Match};
 use super::{relative_change, Analysis, Field, Finding, Input};
 
 pub struct ChangeSummary;
@@ -25,14 +25,7 @@ impl Analysis for ChangeSummary {
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
         let count = |k: Match| all.iter().filter(|e| e.kind == k).count();
-        let params = |side: fn(&super::tensors::Entry) -> Option<u64>| -> u64 {
-            all.iter()
-                .filter(|e| e.is_parameter())
-                .filter_map(side)
-                .sum()
-        };
-        let params_old = params(|e| e.old.map(|t| t.numel()));
-        let params_new = params(|e| e.new.map(|t| t.numel()));
+        let (params_old, params_new) = (parameters(&all, true), parameters(&all, false));
         // Global rel_l2 = sqrt(Σ‖d‖²) / sqrt(Σ‖o‖²) over shared same-shape tensors: the norms of
         // unchanged tensors (which the diff does not compute) are computed here.
         let shared: Vec<_> = all

@@ -4,7 +4,7 @@
 //! published table to a rollout strategy and a risk.
 
 use super::metadata::global_rel_l2;
-use super::tensors::{entries, Entry, Match};
+use super::tensors::{entries, parameters, Entry, Match};
 use super::{Analysis, Field, Finding, Input, Settings};
 use crate::stats::{self, Job, Outcome};
 
@@ -31,14 +31,7 @@ fn checks(input: &Input) -> (Vec<Check>, Option<f64>) {
     );
     let non_finite = non_finite_tensors(input, &all);
     let global = global_rel_l2(&all);
-    let params = |old: bool| -> u64 {
-        all.iter()
-            .filter(|e| e.is_parameter())
-            .filter_map(|e| e.side(old))
-            .map(|t| t.numel())
-            .sum()
-    };
-    let (p_old, p_new) = (params(true), params(false));
+    let (p_old, p_new) = (parameters(&all, true), parameters(&all, false));
     let param_change = if p_old > 0 {
         (p_new as f64 / p_old as f64 - 1.0).abs()
     } else {

@@ -2,7 +2,7 @@
 //! multiply-accumulates. No latency, throughput or cost numbers: weights alone cannot give them.
 
 use super::inference_speed::cost;
-use super::tensors::entries;
+use super::tensors::{entries, parameters};
 use super::{relative_change, Analysis, Field, Finding, Input};
 
 pub struct PerformanceImpact;
@@ -24,19 +24,15 @@ impl Analysis for PerformanceImpact {
         let all = entries(input);
         let (macs_old, bytes_old) = cost(&all, true);
         let (macs_new, bytes_new) = cost(&all, false);
-        let params = |old: bool| -> u64 {
-            all.iter()
-                .filter(|e| e.is_parameter())
-                .filter_map(|e| e.side(old))
-                .map(|t| t.numel())
-                .sum()
-        };
         let change = |o: u64, n: u64| {
             relative_change(o as f64, n as f64)
                 .map_or(Field::Missing("zero in old".into()), Field::Percent)
         };
         Finding::default()
-            .field("parameters_change", change(params(true), params(false)))
+            .field(
+                "parameters_change",
+                change(parameters(&all, true), parameters(&all, false)),
+            )
             .field("weight_bytes_change", change(bytes_old, bytes_new))
             .field("macs_change", change(macs_old, macs_new))
     }

@@ -47,6 +47,15 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// Parameters (elements of tensors that are not recognised buffers) of the old (`true`) or new side.
+pub fn parameters(all: &[Entry], old: bool) -> u64 {
+    all.iter()
+        .filter(|e| e.is_parameter())
+        .filter_map(|e| e.side(old))
+        .map(|t| t.numel())
+        .sum()
+}
+
 /// Every tensor path of both sides that the diff's filters keep, old's order first, then
 /// new-only paths.
 pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
