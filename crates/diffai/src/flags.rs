@@ -183,6 +183,11 @@ pub struct DiffFlags {
     #[arg(long = "small-weight-tau", value_name = "TAU", default_value_t = 0.01)]
     pub small_weight_tau: f64,
 
+    /// --low-rank-analysis: most matrix elements sketched in one run, most-changed matrices first
+    /// (0: no limit); the others are listed as not analysed.
+    #[arg(long = "low-rank-max-elements", value_name = "N", default_value_t = diffai_core::analysis::low_rank::MAX_ELEMENTS)]
+    pub low_rank_max_elements: u64,
+
     /// Attention analyses: the number of heads (else read from num_attention_heads / n_head /
     /// num_heads in the inputs; never guessed).
     #[arg(long = "num-heads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

@@ -96,6 +96,7 @@ fn run_diff(
             max_param_change: f.max_param_change,
             max_size_growth: f.max_size_growth,
             small_weight_tau: f.small_weight_tau,
+            low_rank_max_elements: f.low_rank_max_elements,
             num_heads: f.num_heads.map(|h| h as usize),
             ..analysis::Settings::default()
         };

@@ -6,7 +6,9 @@
 use super::tensors::{entries, Entry};
 use super::weights::embedding_tables;
 use super::{Analysis, Field, Finding, Input};
-use crate::stats::visit_pair_f64;
+use multiversion::multiversion;
+
+use crate::stats::{par_ranges, random_access, visit_pair_range_f64};
 
 pub struct Embedding;
 
@@ -129,23 +131,35 @@ fn drift_per_row(
     rows: u64,
     cols: u64,
 ) -> Result<RowDrift, String> {
-    let rows = rows as usize;
-    // per row: Σo², Σn², Σ(n−o)²
-    let mut acc = vec![[0.0f64; 3]; rows];
-    let mut at = 0u64;
-    visit_pair_f64(o, n, rows as u64 * cols, |a, b| {
-        for (x, y) in a.iter().zip(b) {
-            let r = &mut acc[(at / cols) as usize];
-            if x.is_finite() && y.is_finite() {
-                r[0] += x * x;
-                r[1] += y * y;
-                r[2] += (y - x) * (y - x);
-            }
-            at += 1;
-        }
-    })?;
+    // per row: Σo², Σn², Σ(n−o)² over the finite pairs; rows in parallel ranges.
+    let parallel = random_access(o) && random_access(n);
+    let acc = par_ranges(
+        rows * cols,
+        cols,
+        parallel,
+        Vec::with_capacity(rows as usize),
+        |start, end| {
+            let mut sums = vec![[0.0f64; 3]; ((end - start) / cols) as usize];
+            let (mut row, mut col) = (0usize, 0u64);
+            visit_pair_range_f64(o, n, start, end, |mut a, mut b| {
+                while !a.is_empty() {
+                    // the rest of the current row within this block
+                    let take = ((cols - col) as usize).min(a.len());
+                    let part = squares(&a[..take], &b[..take]);
+                    sums[row].iter_mut().zip(part).for_each(|(s, p)| *s += p);
+                    (a, b) = (&a[take..], &b[take..]);
+                    col += take as u64;
+                    if col == cols {
+                        (row, col) = (row + 1, 0);
+                    }
+                }
+            })?;
+            Ok(sums)
+        },
+        |acc: &mut Vec<[f64; 3]>, part| acc.extend(part),
+    )?;
     let mut out = RowDrift {
-        drift: Vec::with_capacity(rows),
+        drift: Vec::with_capacity(rows as usize),
         changed: 0,
         old_sq: 0.0,
         new_sq: 0.0,
@@ -165,6 +179,31 @@ fn drift_per_row(
         out.drift.push(drift);
     }
     Ok(out)
+}
+
+/// `[Σx², Σy², Σ(y−x)²]` over the pairs where both are finite, in 8 interleaved partial sums
+/// (vectorised; a fixed order, so the same on every machine).
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+fn squares(a: &[f64], b: &[f64]) -> [f64; 3] {
+    let mut acc = [[0.0f64; 8]; 3];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca.remainder().iter().zip(cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            let keep = x[i].is_finite() && y[i].is_finite();
+            let (x, y) = if keep { (x[i], y[i]) } else { (0.0, 0.0) };
+            acc[0][i] += x * x;
+            acc[1][i] += y * y;
+            acc[2][i] += (y - x) * (y - x);
+        }
+    }
+    let mut out = acc.map(|lanes| lanes.iter().sum::<f64>());
+    for (x, y) in tail.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        out[0] += x * x;
+        out[1] += y * y;
+        out[2] += (y - x) * (y - x);
+    }
+    out
 }
 
 /// Mean, 95th percentile (nearest rank) and max.

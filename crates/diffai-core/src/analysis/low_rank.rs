@@ -1,23 +1,39 @@
 //! `--low-rank-analysis` (beyond the seeds): the rank structure of each 2-D weight update
-//! `d = new − old`, by randomized SVD in two streaming passes over the rows (memory O((m+n)·k),
-//! never the whole matrix): the effective rank keeping 90 % and 99 % of ‖d‖², so a LoRA-style
-//! fine-tune of rank r reads `rank ≈ r`.
+//! `d = new − old`, by a single-pass randomized SVD over the rows (memory O((m+n)·k), never the
+//! whole matrix; rows in parallel): the effective rank keeping 90 % and 99 % of ‖d‖², so a
+//! LoRA-style fine-tune of rank r reads `rank ≈ r`.
 
-use super::tensors::{entries, Entry, Match};
-use super::{Analysis, Field, Finding, Input};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
-use crate::stats::visit_pair_f64;
+use super::linalg;
+use super::tensors::{entries, Entry, Match};
+use super::{Analysis, Field, Finding, Input};
+use crate::stats::{par_ranges, random_access, visit_pair_range_f64};
+use crate::tensor::Tensor;
 
 pub struct LowRank;
 
 /// Rank of the sketch: singular values beyond it are not resolved (an update of higher effective
 /// rank reads "> 64"). 64 covers the LoRA ranks in use (4–64).
 pub const SKETCH_RANK: usize = 64;
+/// Default of `--low-rank-max-elements`: 2^26 elements (256 MiB of f32 per side) sketched per
+/// run, about 0.4 s on two cores, so the analysis stays within the budget of a few plain diffs
+/// on any model; the most-changed matrices come first.
+pub const MAX_ELEMENTS: u64 = 1 << 26;
 /// Extra sketch columns that make the top-`SKETCH_RANK` subspace accurate (Halko et al. 2011).
 pub const OVERSAMPLING: usize = 8;
-/// Seed of the Gaussian test matrix: results are the same on every run.
-const SEED: u64 = 0x005e_edd1_ffa1;
+/// Nonzeros (±1) per row of the test matrix Ω: a sparse sign map with 8 nonzeros per row finds
+/// the range as well as a Gaussian one in practice (Tropp et al. 2019, §3.3), at 8 operations
+/// per element instead of k.
+pub const NONZEROS: usize = 8;
+/// Rows of d handled together: 8 f64 fill one AVX-512 register when sketching the range, and
+/// B is read and written once per 8 rows when projecting.
+const TILE: usize = 8;
+/// Seed of Ω: results are the same on every run.
+const OMEGA_SEED: u64 = 0x005e_edd1_ffa1;
+/// 2^64 / φ: spreads consecutive row and column numbers over the seeds (splitmix64's step).
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Analysis for LowRank {
     fn name(&self) -> &'static str {
@@ -38,12 +54,41 @@ impl Analysis for LowRank {
             .iter()
             .filter(|e| e.kind == Match::Changed && e.old.is_some_and(|t| t.shape.len() == 2))
             .collect();
+        // Within the work budget, most-changed matrices first (relative L2 change, then path).
+        let mut order: Vec<usize> = (0..mats.len()).collect();
+        let change = |e: &Entry| e.metrics.map_or(f64::INFINITY, |m| m.rel_l2);
+        order.sort_by(|&a, &b| {
+            change(mats[b])
+                .total_cmp(&change(mats[a]))
+                .then_with(|| mats[a].path.cmp(&mats[b].path))
+        });
+        let limit = match input.settings.low_rank_max_elements {
+            0 => u64::MAX,
+            n => n,
+        };
+        let mut chosen = vec![false; mats.len()];
+        let mut spent = 0u64;
+        for i in order {
+            let numel = mats[i].old.map_or(0, Tensor::numel);
+            if spent + numel <= limit {
+                spent += numel;
+                chosen[i] = true;
+            }
+        }
         let results: Vec<_> = mats
             .par_iter()
-            .map(|e| {
+            .zip(&chosen)
+            .map(|(e, &chosen)| {
                 let (o, n) = (e.old.expect("shared"), e.new.expect("shared"));
                 let (m, cols) = (o.shape[0] as usize, o.shape[1] as usize);
-                (m, cols, singular_values(o, n, m, cols))
+                let result = if chosen {
+                    singular_values(o, n, m, cols)
+                } else {
+                    Err(format!(
+                        "not analysed: over the budget of {limit} elements (--low-rank-max-elements; 0 lifts it)"
+                    ))
+                };
+                (m, cols, result)
             })
             .collect();
         let mut rows = Vec::new();
@@ -77,6 +122,7 @@ impl Analysis for LowRank {
             ..Finding::default()
         }
         .field("matrices", mats.len())
+        .field("analysed", chosen.iter().filter(|c| **c).count())
         .field(
             "median_rank99",
             if ranks.is_empty() {
@@ -104,11 +150,13 @@ fn effective_rank(sv: &[f64], energy: f64, share: f64) -> Field {
     Field::Text(format!("> {}", sv.len()))
 }
 
-/// Top singular values of `d = n − o` (descending) and ‖d‖², by a randomized range finder:
-/// Y = dΩ (pass 1), Q = orth(Y), B = Qᵀd (pass 2), σ(B) from the eigenvalues of BBᵀ.
+/// Top singular values of `d = n − o` (descending) and ‖d‖², by a randomized range finder
+/// (Halko, Martinsson and Tropp 2011) in two passes over the rows: `Y = dΩ` with a sparse sign
+/// Ω and ‖d‖² (pass 1), `Q = orth(Y)`, `B = Qᵀd` (pass 2), σ(B) from the eigenvalues of BBᵀ.
+/// σ(B) never exceed σ(d) and equal them when d has rank ≤ k.
 fn singular_values(
-    o: &crate::tensor::Tensor,
-    n: &crate::tensor::Tensor,
+    o: &Tensor,
+    n: &Tensor,
     m: usize,
     cols: usize,
 ) -> Result<(Vec<f64>, f64), String> {
@@ -116,149 +164,206 @@ fn singular_values(
     if k == 0 {
         return Ok((Vec::new(), 0.0));
     }
-    let omega = gaussian(cols * k);
-    // pass 1: Y (m × k) = d Ω, and ‖d‖², a row of d at a time
-    let mut y = vec![0.0; m * k];
-    let mut energy = 0.0;
-    each_row(o, n, m, cols, |r, d| {
-        energy += d.iter().map(|x| x * x).sum::<f64>();
-        let yr = &mut y[r * k..(r + 1) * k];
-        for (c, &dc) in d.iter().enumerate() {
-            if dc != 0.0 {
-                let om = &omega[c * k..(c + 1) * k];
-                yr.iter_mut().zip(om).for_each(|(acc, w)| *acc += dc * w);
+    let omega = Signs::new(cols, k, OMEGA_SEED);
+    let parallel = random_access(o) && random_access(n);
+    // Ranges of whole tiles, long enough that adding a range's share of B (k × n) costs at most
+    // a quarter of an addition per element.
+    let align = ((4 * k).div_ceil(TILE) * TILE * cols) as u64;
+    let numel = (m * cols) as u64;
+    let rows = |start: u64, end: u64| (start as usize / cols, end as usize / cols);
+    let (y, energy) = par_ranges(
+        numel,
+        align,
+        parallel,
+        (vec![0.0; m * k], 0.0),
+        |start, end| {
+            let (r0, r1) = rows(start, end);
+            let mut y = vec![0.0; (r1 - r0) * k];
+            let mut yt = vec![0.0; k * TILE];
+            let mut transposed = vec![0.0; TILE * cols];
+            let d = differences(o, n, r0, r1, cols)?;
+            for (at, tile) in d.chunks(TILE * cols).enumerate() {
+                let count = tile.len() / cols;
+                transposed.iter_mut().for_each(|v| *v = 0.0);
+                for (t, row) in tile.chunks_exact(cols).enumerate() {
+                    for (c, v) in row.iter().enumerate() {
+                        transposed[c * TILE + t] = *v;
+                    }
+                }
+                yt.iter_mut().for_each(|v| *v = 0.0);
+                range_tile(&transposed, &omega.index, &omega.sign, &mut yt);
+                for t in 0..count {
+                    for j in 0..k {
+                        y[(at * TILE + t) * k + j] = yt[j * TILE + t];
+                    }
+                }
             }
-        }
-    })?;
-    let q = orthonormal_columns(&y, m, k);
+            let energy = linalg::dot(&d, &d);
+            Ok((r0, y, energy))
+        },
+        |(y, energy), (r0, part, e)| {
+            y[r0 * k..r0 * k + part.len()].copy_from_slice(&part);
+            *energy += e;
+        },
+    )?;
+    let columns: Vec<Vec<f64>> = (0..k)
+        .map(|j| (0..m).map(|r| y[r * k + j]).collect())
+        .collect();
+    drop(y);
+    let (q, _) = linalg::orthonormal_columns(columns);
     let kk = q.len();
-    // pass 2: B (kk × cols) = Qᵀ d, a row of d at a time
-    let mut bmat = vec![0.0; kk * cols];
-    each_row(o, n, m, cols, |r, d| {
-        for (j, qj) in q.iter().enumerate() {
-            let w = qj[r];
-            if w != 0.0 {
-                let bj = &mut bmat[j * cols..(j + 1) * cols];
-                bj.iter_mut().zip(d).for_each(|(acc, dc)| *acc += w * dc);
-            }
-        }
-    })?;
-    // BBᵀ (kk × kk), its eigenvalues are σ²
+    if kk == 0 {
+        return Ok((Vec::new(), energy));
+    }
+    let b = par_ranges(
+        numel,
+        align,
+        parallel,
+        vec![0.0; kk * cols],
+        |start, end| {
+            let (r0, r1) = rows(start, end);
+            let d = differences(o, n, r0, r1, cols)?;
+            // Q's rows r0..r1, row-major (rows × kk).
+            let qr: Vec<f64> = (r0..r1)
+                .flat_map(|r| q.iter().map(move |qj| qj[r]))
+                .collect();
+            let mut b = vec![0.0; kk * cols];
+            project(&qr, &d, r1 - r0, kk, cols, &mut b);
+            Ok(b)
+        },
+        |b, part| linalg::axpy(b, 1.0, &part),
+    )?;
+    // BBᵀ (kk × kk): its eigenvalues are σ².
     let mut g = vec![0.0; kk * kk];
     for i in 0..kk {
         for j in i..kk {
-            let s: f64 = (0..cols)
-                .map(|c| bmat[i * cols + c] * bmat[j * cols + c])
-                .sum();
+            let s = linalg::dot(&b[i * cols..(i + 1) * cols], &b[j * cols..(j + 1) * cols]);
             g[i * kk + j] = s;
             g[j * kk + i] = s;
         }
     }
-    let mut sv: Vec<f64> = jacobi_eigenvalues(&mut g, kk)
+    let mut sv: Vec<f64> = linalg::symmetric_eigenvalues(&mut g, kk)
         .into_iter()
-        .map(|l| l.max(0.0).sqrt())
+        .map(|v| v.max(0.0).sqrt())
         .collect();
     sv.sort_by(|a, b| b.total_cmp(a));
     Ok((sv, energy))
 }
 
-/// Calls `f(row, d_row)` for each row of `d = n − o` (non-finite differences read as 0).
-fn each_row(
-    o: &crate::tensor::Tensor,
-    n: &crate::tensor::Tensor,
-    m: usize,
+/// Rows `[r0, r1)` of d, row-major, non-finite differences read as 0.
+fn differences(
+    o: &Tensor,
+    n: &Tensor,
+    r0: usize,
+    r1: usize,
     cols: usize,
-    mut f: impl FnMut(usize, &[f64]),
-) -> Result<(), String> {
-    let mut row = Vec::with_capacity(cols);
-    let mut r = 0usize;
-    visit_pair_f64(o, n, (m * cols) as u64, |a, b| {
-        for (x, z) in a.iter().zip(b) {
-            row.push(if x.is_finite() && z.is_finite() {
+) -> Result<Vec<f64>, String> {
+    let mut d = Vec::with_capacity((r1 - r0) * cols);
+    visit_pair_range_f64(o, n, (r0 * cols) as u64, (r1 * cols) as u64, |a, b| {
+        d.extend(a.iter().zip(b).map(|(x, z)| {
+            if x.is_finite() && z.is_finite() {
                 z - x
             } else {
                 0.0
-            });
-            if row.len() == cols {
-                f(r, &row);
-                row.clear();
-                r += 1;
             }
-        }
-    })
+        }))
+    })?;
+    Ok(d)
 }
 
-/// Orthonormalises the columns of `y` (m × k, row-major) by modified Gram–Schmidt, twice for
-/// stability; columns that vanish (the range has lower rank) are dropped. Returns the columns.
-fn orthonormal_columns(y: &[f64], m: usize, k: usize) -> Vec<Vec<f64>> {
-    let scale: f64 = y.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let mut q: Vec<Vec<f64>> = Vec::new();
-    for j in 0..k {
-        let mut v: Vec<f64> = (0..m).map(|r| y[r * k + j]).collect();
-        for _ in 0..2 {
-            for u in &q {
-                let dot: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
-                v.iter_mut().zip(u).for_each(|(x, a)| *x -= dot * a);
-            }
-        }
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        // A column this small relative to the sketch is numerical noise of a lower-rank range.
-        if norm > 1e-12 * scale.max(f64::MIN_POSITIVE) {
-            v.iter_mut().for_each(|x| *x /= norm);
-            q.push(v);
-        }
+/// `B = Q_rᵀ D_r` for a range of `rows` rows: `qr` is rows × kk and `d` rows × cols (both
+/// row-major), B is kk × cols.
+fn project(qr: &[f64], d: &[f64], rows: usize, kk: usize, cols: usize, b: &mut [f64]) {
+    assert!(qr.len() == rows * kk && d.len() == rows * cols && b.len() == kk * cols);
+    // SAFETY: the three buffers hold exactly the elements the shapes and strides below address
+    // (checked above), and `b` does not alias the inputs.
+    unsafe {
+        matrixmultiply::dgemm(
+            kk,
+            rows,
+            cols,
+            1.0,
+            qr.as_ptr(),
+            1,
+            kk as isize,
+            d.as_ptr(),
+            cols as isize,
+            1,
+            0.0,
+            b.as_mut_ptr(),
+            cols as isize,
+            1,
+        );
     }
-    q
 }
 
-/// Eigenvalues of a symmetric matrix by cyclic Jacobi rotations.
-fn jacobi_eigenvalues(a: &mut [f64], n: usize) -> Vec<f64> {
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j].powi(2))
-            .sum();
-        let diag: f64 = (0..n).map(|i| a[i * n + i].powi(2)).sum();
-        if off <= 1e-30 * diag.max(f64::MIN_POSITIVE) {
-            break;
+/// `Yᵀ_tile += Ωᵀ D_tileᵀ`: for each column c of the tile (its [`TILE`] rows side by side) and
+/// each nonzero `(j, s)` of Ω's row c, `yt[j] += s · column`.
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+fn range_tile(transposed: &[f64], index: &[u32], sign: &[f64], yt: &mut [f64]) {
+    let per = index.len() / (transposed.len() / TILE);
+    for ((column, idx), sg) in transposed
+        .chunks_exact(TILE)
+        .zip(index.chunks_exact(per))
+        .zip(sign.chunks_exact(per))
+    {
+        if column.iter().all(|v| *v == 0.0) {
+            continue;
         }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for r in 0..n {
-                    let (arp, arq) = (a[r * n + p], a[r * n + q]);
-                    a[r * n + p] = c * arp - s * arq;
-                    a[r * n + q] = s * arp + c * arq;
-                }
-                for r in 0..n {
-                    let (apr, aqr) = (a[p * n + r], a[q * n + r]);
-                    a[p * n + r] = c * apr - s * aqr;
-                    a[q * n + r] = s * apr + c * aqr;
-                }
+        for (&j, &s) in idx.iter().zip(sg) {
+            let y = &mut yt[j as usize * TILE..(j as usize + 1) * TILE];
+            for t in 0..TILE {
+                y[t] += s * column[t];
             }
         }
     }
-    (0..n).map(|i| a[i * n + i]).collect()
 }
 
-/// `len` standard normal numbers from a fixed seed (xorshift64* and Box–Muller).
-fn gaussian(len: usize) -> Vec<f64> {
-    let mut state = SEED;
-    let mut uniform = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        ((state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+/// A sparse sign matrix of `rows` rows, each with [`NONZEROS`] (at most `width`) entries ±1 in
+/// distinct columns of `0..width`, drawn from a fixed seed.
+struct Signs {
+    index: Vec<u32>,
+    sign: Vec<f64>,
+}
+
+impl Signs {
+    fn new(rows: usize, width: usize, seed: u64) -> Signs {
+        let (mut index, mut sign) = (Vec::new(), Vec::new());
+        for r in 0..rows {
+            for (j, s) in nonzeros(seed ^ (r as u64).wrapping_mul(GOLDEN), width) {
+                index.push(j as u32);
+                sign.push(s);
+            }
+        }
+        Signs { index, sign }
+    }
+}
+
+/// `min(NONZEROS, width)` distinct positions in `0..width` with random signs (splitmix64).
+fn nonzeros(seed: u64, width: usize) -> impl Iterator<Item = (usize, f64)> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(GOLDEN);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     };
-    (0..len)
-        .map(|_| (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos())
-        .collect()
+    let want = NONZEROS.min(width);
+    let mut picked = [usize::MAX; NONZEROS];
+    let mut count = 0;
+    while count < want {
+        let v = next();
+        let j = (v >> 1) as usize % width;
+        if !picked[..count].contains(&j) {
+            picked[count] = j;
+            count += 1;
+        }
+    }
+    let mut signs = next();
+    picked.into_iter().take(want).map(move |j| {
+        let s = if signs & 1 == 1 { 1.0 } else { -1.0 };
+        signs >>= 1;
+        (j, s)
+    })
 }

@@ -17,7 +17,8 @@ pub mod inference_speed;
 mod layer_impact;
 pub mod learning_progress;
 pub mod learning_rate;
-mod low_rank;
+mod linalg;
+pub mod low_rank;
 mod memory;
 pub mod metadata;
 mod metrics;
@@ -62,6 +63,9 @@ pub struct Settings {
     /// `--param-efficiency-analysis` counts weights with `|w| < τ·std(w)` as near zero (0.01: a
     /// hundredth of the tensor's spread, where pruning studies find weights removable).
     pub small_weight_tau: f64,
+    /// Most elements `--low-rank-analysis` sketches in one run (`--low-rank-max-elements`; 0: no
+    /// limit), so its time stays bounded on any model: matrices are taken most-changed first.
+    pub low_rank_max_elements: u64,
     /// Attention heads (`--num-heads`); else read from the inputs' metadata, never guessed.
     pub num_heads: Option<usize>,
     /// `--metrics FILE` side files (JSON/YAML, e.g. a `trainer_state.json`) for old and new.
@@ -79,6 +83,7 @@ impl Default for Settings {
             max_param_change: 0.0,
             max_size_growth: 0.1,
             small_weight_tau: 0.01,
+            low_rank_max_elements: low_rank::MAX_ELEMENTS,
             num_heads: None,
             metrics_old: None,
             metrics_new: None,

@@ -9,7 +9,7 @@ use super::anomaly::{dead_rows, side_stats};
 use super::tensors::entries;
 use super::weights::is_embedding;
 use super::{Analysis, Field, Finding, Input};
-use crate::stats::visit_f64;
+use crate::stats::count_f64;
 use crate::tensor::Tensor;
 
 pub struct ParamEfficiency;
@@ -60,14 +60,10 @@ impl Analysis for ParamEfficiency {
                 tot[0] += t.numel();
                 tot[1] += s.zero;
                 let limit = tau * s.std.unwrap_or(0.0);
-                let mut small = 0u64;
-                if limit > 0.0
-                    && visit_f64(t, |b| {
-                        small += b.iter().filter(|v| v.abs() < limit).count() as u64
-                    })
-                    .is_ok()
-                {
-                    tot[2] += small;
+                if limit > 0.0 {
+                    if let Ok(small) = count_f64(t, |v| v.abs() < limit) {
+                        tot[2] += small;
+                    }
                 }
                 tot[3] += dead_rows(t, s).unwrap_or(0);
             }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::tensors::{entries, unmeasured_norm_sq, Entry, Match};
 use super::{Analysis, Field, Finding, Input};
-use crate::stats::visit_f64;
+use crate::stats::{visit_range_f64, CHUNK_ELEMS};
 
 pub struct Quantization;
 
@@ -151,21 +151,28 @@ fn sqnr(signal: f64, noise: f64) -> Field {
     }
 }
 
-/// Distinct values of a real tensor, counted up to one past [`GRID_LEVELS`] (then "more").
+/// Distinct values of a real tensor, counted up to one past [`GRID_LEVELS`] (then "more"),
+/// a chunk at a time: a float tensor off any grid stops after its first chunk.
 fn distinct(t: &crate::tensor::Tensor) -> Field {
     let mut seen: HashSet<u64> = HashSet::new();
-    let result = visit_f64(t, |block| {
-        if seen.len() <= GRID_LEVELS {
-            seen.extend(
-                block
-                    .iter()
-                    .map(|v| if *v == 0.0 { 0 } else { v.to_bits() }),
-            );
+    let mut start = 0;
+    while start < t.numel() && seen.len() <= GRID_LEVELS {
+        let end = (start + CHUNK_ELEMS).min(t.numel());
+        if let Err(why) = visit_range_f64(t, start, end, |block| {
+            for v in block {
+                if seen.len() > GRID_LEVELS {
+                    break;
+                }
+                seen.insert(if *v == 0.0 { 0 } else { v.to_bits() });
+            }
+        }) {
+            return Field::Missing(why);
         }
-    });
-    match result {
-        Err(why) => Field::Missing(why),
-        Ok(()) if seen.len() > GRID_LEVELS => Field::Text(format!("more than {GRID_LEVELS}")),
-        Ok(()) => Field::from(seen.len()),
+        start = end;
+    }
+    if seen.len() > GRID_LEVELS {
+        Field::Text(format!("more than {GRID_LEVELS}"))
+    } else {
+        Field::from(seen.len())
     }
 }

@@ -491,8 +491,20 @@ fn chunk_bytes(job: &Job, start: u64, end: u64) -> u64 {
 /// Calls `f` with the elements of a real tensor decoded to f64, in C order, up to
 /// [`CHUNK_ELEMS`] at a time (a compressed source is read window by window). Complex and
 /// undecodable dtypes are refused with the reason.
-pub fn visit_f64(t: &Tensor, mut f: impl FnMut(&[f64])) -> Result<(), String> {
-    let mut blocks = Blocks::new(t, t.numel())?;
+pub fn visit_f64(t: &Tensor, f: impl FnMut(&[f64])) -> Result<(), String> {
+    visit_range_f64(t, 0, t.numel(), f)
+}
+
+/// [`visit_f64`] over the elements `[start, end)` only. A start past 0 needs random access
+/// (see [`random_access`]) and, for packed sub-byte types, a whole byte (a multiple of 8
+/// elements).
+pub fn visit_range_f64(
+    t: &Tensor,
+    start: u64,
+    end: u64,
+    mut f: impl FnMut(&[f64]),
+) -> Result<(), String> {
+    let mut blocks = Blocks::new(t, start, end)?;
     while let Some(b) = blocks.next_block()? {
         f(b);
     }
@@ -505,9 +517,20 @@ pub fn visit_pair_f64(
     o: &Tensor,
     n: &Tensor,
     numel: u64,
+    f: impl FnMut(&[f64], &[f64]),
+) -> Result<(), String> {
+    visit_pair_range_f64(o, n, 0, numel, f)
+}
+
+/// [`visit_pair_f64`] over the elements `[start, end)` (the conditions of [`visit_range_f64`]).
+pub fn visit_pair_range_f64(
+    o: &Tensor,
+    n: &Tensor,
+    start: u64,
+    end: u64,
     mut f: impl FnMut(&[f64], &[f64]),
 ) -> Result<(), String> {
-    let (mut a, mut b) = (Blocks::new(o, numel)?, Blocks::new(n, numel)?);
+    let (mut a, mut b) = (Blocks::new(o, start, end)?, Blocks::new(n, start, end)?);
     loop {
         match (a.next_block()?, b.next_block()?) {
             (Some(x), Some(y)) => f(x, y),
@@ -515,6 +538,68 @@ pub fn visit_pair_f64(
             _ => return Err("the tensors ended at different elements".into()),
         }
     }
+}
+
+/// Whether a tensor's elements can be read from any index: not a compressed stream, which is
+/// read from its start.
+pub fn random_access(t: &Tensor) -> bool {
+    t.source.as_deflated().is_none()
+}
+
+/// Elements per range of [`par_ranges`] (16 chunks): a few milliseconds of work, so a large
+/// tensor spreads over every core while the per-range results stay few.
+pub const RANGE_ELEMS: u64 = 16 * CHUNK_ELEMS;
+
+/// Splits `[0, numel)` into ranges of [`RANGE_ELEMS`] elements rounded up to a multiple of
+/// `align` (a row, a byte of packed elements), computes `map(start, end)` for them in parallel
+/// when `parallel` (else one range), and folds the results into `acc` with `combine` in range
+/// order. Ranges never depend on the thread count and are combined in order, so the result is
+/// bit-identical at any thread count; at most a few ranges' results are held at once.
+pub fn par_ranges<A: Send, R>(
+    numel: u64,
+    align: u64,
+    parallel: bool,
+    mut acc: R,
+    map: impl Fn(u64, u64) -> Result<A, String> + Sync,
+    mut combine: impl FnMut(&mut R, A),
+) -> Result<R, String> {
+    let align = align.max(1);
+    let len = if parallel {
+        RANGE_ELEMS.div_ceil(align) * align
+    } else {
+        numel.max(1)
+    };
+    let starts: Vec<u64> = (0..numel).step_by(len as usize).collect();
+    let wave = 2 * rayon::current_num_threads();
+    for group in starts.chunks(wave) {
+        let results: Vec<Result<A, String>> = group
+            .par_iter()
+            .map(|&s| map(s, (s + len).min(numel)))
+            .collect();
+        for r in results {
+            combine(&mut acc, r?);
+        }
+    }
+    Ok(acc)
+}
+
+/// How many elements of a real tensor satisfy `pred` (decoded to f64), counted in parallel
+/// ranges.
+pub fn count_f64(t: &Tensor, pred: impl Fn(f64) -> bool + Sync) -> Result<u64, String> {
+    par_ranges(
+        t.numel(),
+        8,
+        random_access(t),
+        0u64,
+        |start, end| {
+            let mut count = 0;
+            visit_range_f64(t, start, end, |b| {
+                count += b.iter().filter(|v| pred(**v)).count() as u64
+            })?;
+            Ok(count)
+        },
+        |acc, c| *acc += c,
+    )
 }
 
 /// Successive blocks of up to [`CHUNK_ELEMS`] elements of a real tensor, decoded to f64.
@@ -529,21 +614,27 @@ struct Blocks<'a> {
 }
 
 impl<'a> Blocks<'a> {
-    fn new(t: &'a Tensor, numel: u64) -> Result<Blocks<'a>, String> {
+    fn new(t: &'a Tensor, start: u64, end: u64) -> Result<Blocks<'a>, String> {
         if let Some(why) = t.dtype.undecodable_reason() {
             return Err(format!("{}: {why}", t.dtype));
         }
         if t.dtype.is_complex() {
             return Err(format!("{} values are complex", t.dtype));
         }
+        if start > 0 && !random_access(t) {
+            return Err("compressed data is read from its start".into());
+        }
+        if !(start * t.dtype.bits()).is_multiple_of(8) {
+            return Err(format!("element {start} does not start a byte"));
+        }
         let window = (CHUNK_ELEMS * t.dtype.bits() / 8) as usize;
         Ok(Blocks {
             t,
-            numel: numel.min(t.numel()),
-            start: 0,
+            numel: end.min(t.numel()),
+            start,
             out: vec![0.0; CHUNK_ELEMS as usize],
             scratch: Vec::new(),
-            windows: t.is_plain().then(|| t.source.windows(window)),
+            windows: (t.is_plain() && start == 0).then(|| t.source.windows(window)),
         })
     }
 
@@ -861,6 +952,57 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
 mod tests {
     use super::*;
     use crate::tensor::ByteSource;
+
+    /// Ranges cover every element once, in order, aligned; a range read from its middle gives
+    /// the same values as the whole; the combined result is the same at any thread count.
+    #[test]
+    fn ranges_cover_the_tensor_in_order_at_any_thread_count() {
+        let numel = 3 * RANGE_ELEMS + 12_345;
+        let bytes: Vec<u8> = (0..numel).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let t = Tensor::dense(DType::F32, vec![numel], ByteSource::owned(bytes));
+        let run = || {
+            par_ranges(
+                numel,
+                1000,
+                true,
+                (Vec::new(), 0.0f64),
+                |s, e| {
+                    let mut sum = 0.0;
+                    visit_range_f64(&t, s, e, |b| sum += b.iter().map(|v| v.sqrt()).sum::<f64>())?;
+                    Ok((s, e, sum))
+                },
+                |acc, (s, e, sum)| {
+                    acc.0.push((s, e));
+                    acc.1 += sum;
+                },
+            )
+            .unwrap()
+        };
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (pool(1).install(run), pool(2).install(run));
+        assert_eq!(one.1.to_bits(), two.1.to_bits());
+        assert_eq!(one.0, two.0);
+        let mut at = 0;
+        for &(s, e) in &one.0 {
+            assert_eq!(s, at);
+            assert!(s % 1000 == 0 && e > s);
+            at = e;
+        }
+        assert_eq!(at, numel);
+        let mut tail = Vec::new();
+        visit_range_f64(&t, numel - 5, numel, |b| tail.extend_from_slice(b)).unwrap();
+        assert_eq!(
+            tail,
+            (numel - 5..numel)
+                .map(|i| i as f32 as f64)
+                .collect::<Vec<_>>()
+        );
+    }
 
     fn f32s(bytes: &[u8]) -> Vec<f32> {
         bytes
