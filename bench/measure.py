@@ -2,7 +2,7 @@
 """Measures diffai against `cat` and the Python baselines and prints the table (see README.md).
 
     python3 bench/measure.py [--bin target/release/diffai] [--data bench/data] [--runs 5]
-                             [--only f32,bf16,pt,npy,tiny,structured]
+                             [--only f32,bf16,pt,npy,tiny,structured,analyses]
 
 Expects DATA/f32 and DATA/bf16, each with old.safetensors and new.safetensors, DATA/f32 also
 with old.pt and new.pt, the same weights saved by torch, DATA/npy with old.npy and new.npy and
@@ -44,6 +44,17 @@ JSON_MB_S_MIN = 150.0
 DIR_SECONDS_MAX = 2.0
 PRIVATE_MIB_MAX = 64.0
 TINY_MS_MAX = 10.0
+# The analyses that read the weights alone (ANALYSES.md, "Model-level analyses from the weights
+# alone"), all enabled at once must cost at most this many plain diffs of the f32 pair (issue 6).
+WEIGHT_ANALYSES = [
+    "architecture-comparison", "param-efficiency-analysis", "memory-analysis",
+    "inference-speed-estimate", "performance-impact-estimate", "quantization-analysis",
+    "anomaly-detection", "gradient-analysis", "embedding-analysis", "similarity-matrix",
+    "clustering-change", "attention-analysis", "head-importance", "attention-pattern-diff",
+    "low-rank-analysis",
+]
+ANALYSES_RATIO_MAX = 3.0
+
 # A timed run counts only if other processes used at most this many cores meanwhile.
 FOREIGN_MAX = 0.1
 
@@ -281,13 +292,14 @@ def main():
     ap.add_argument("--baseline-runs", type=int, default=3, help="timed runs of the baseline")
     ap.add_argument("--mem-runs", type=int, default=3, help="sampled runs (max kept)")
     ap.add_argument("--tiny-runs", type=int, default=20)
-    ap.add_argument("--only", default="f32,bf16,pt,npy,tiny,structured",
+    ap.add_argument("--only", default="f32,bf16,pt,npy,tiny,structured,analyses",
                     help="comma-separated sections to measure (default: all of "
                          "f32,bf16,pt,npy,tiny,structured)")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    if not only <= {"f32", "bf16", "pt", "npy", "tiny", "structured"}:
-        sys.exit(f"measure: --only takes f32, bf16, pt, npy, tiny, structured, not {args.only}")
+    if not only <= {"f32", "bf16", "pt", "npy", "tiny", "structured", "analyses"}:
+        sys.exit("measure: --only takes f32, bf16, pt, npy, tiny, structured, analyses, "
+                 f"not {args.only}")
 
     # A private copy, so that a concurrent `cargo build` cannot swap the binary mid-measurement.
     bindir = tempfile.mkdtemp(prefix="diffai-bench-")
@@ -485,6 +497,24 @@ def main():
         on_dir = best_of([binary, d_old, d_new, "-r", "-o", "json"], args.runs)
         row("dir", "diffai -r -o json", secs(on_dir), f"<= {DIR_SECONDS_MAX:.0f} s",
             on_dir[0] <= DIR_SECONDS_MAX)
+
+    if "analyses" in only:
+        old = os.path.join(args.data, "f32", "old.safetensors")
+        new = os.path.join(args.data, "f32", "new.safetensors")
+        reset_page_cache([old, new])
+        plain = best_of([binary, old, new, "-o", "json"], args.runs)
+        row("anal", "plain diff -o json", secs(plain))
+        weights = [binary, old, new, "-o", "json"] + [f"--{f}" for f in WEIGHT_ANALYSES]
+        every = best_of(weights, args.runs)
+        ratio = every[0] / plain[0]
+        row("anal", f"all {len(WEIGHT_ANALYSES)} weight analyses", secs(every))
+        row("anal", "weight analyses / plain", f"{ratio:.2f}x{flag(plain, every)}",
+            f"<= {ANALYSES_RATIO_MAX:.0f}x", ratio <= ANALYSES_RATIO_MAX)
+        unbounded = best_of(weights + ["--low-rank-max-elements", "0"], args.runs)
+        row("anal", "the same, low rank of every matrix", secs(unbounded) +
+            f" ({unbounded[0] / plain[0]:.2f}x)")
+        views = best_of([binary, old, new, "-o", "json", "--show-distribution"], args.runs)
+        row("anal", "--show-distribution alone", secs(views) + f" ({views[0] / plain[0]:.2f}x)")
 
     if "tiny" in only:
         ms, tool, contended = tiny_files_ms(binary, args.tiny_runs)

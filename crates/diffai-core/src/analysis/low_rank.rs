@@ -17,10 +17,11 @@ pub struct LowRank;
 /// Rank of the sketch: singular values beyond it are not resolved (an update of higher effective
 /// rank reads "> 64"). 64 covers the LoRA ranks in use (4–64).
 pub const SKETCH_RANK: usize = 64;
-/// Default of `--low-rank-max-elements`: 2^26 elements (256 MiB of f32 per side) sketched per
-/// run, about 0.4 s on two cores, so the analysis stays within the budget of a few plain diffs
-/// on any model; the most-changed matrices come first.
-pub const MAX_ELEMENTS: u64 = 1 << 26;
+/// Default of `--low-rank-max-elements`: 2^25 elements (128 MiB of f32 per side, two 4096 × 4096
+/// matrices) sketched per run, about 0.2 s on two cores, so all the weight analyses together stay
+/// within 3× a plain diff of a 1 GB model (bench). The most-changed matrix is always analysed,
+/// then the next most changed while the total fits.
+pub const MAX_ELEMENTS: u64 = 1 << 25;
 /// Extra sketch columns that make the top-`SKETCH_RANK` subspace accurate (Halko et al. 2011).
 pub const OVERSAMPLING: usize = 8;
 /// Nonzeros (±1) per row of the test matrix Ω: a sparse sign map with 8 nonzeros per row finds
@@ -68,9 +69,10 @@ impl Analysis for LowRank {
         };
         let mut chosen = vec![false; mats.len()];
         let mut spent = 0u64;
-        for i in order {
+        for (rank, i) in order.into_iter().enumerate() {
             let numel = mats[i].old.map_or(0, Tensor::numel);
-            if spent + numel <= limit {
+            // The most-changed matrix always, so no model is left without an answer.
+            if rank == 0 || spent + numel <= limit {
                 spent += numel;
                 chosen[i] = true;
             }

@@ -592,6 +592,11 @@ pub fn count_f64(t: &Tensor, pred: impl Fn(f64) -> bool + Sync) -> Result<u64, S
         random_access(t),
         0u64,
         |start, end| {
+            if t.dtype == DType::F32 && t.is_plain() && random_access(t) {
+                // Straight from the bytes: half the memory traffic of decoding into a buffer.
+                let bytes = &t.bytes()[start as usize * 4..end as usize * 4];
+                return Ok(count_f32(bytes, &pred));
+            }
             let mut count = 0;
             visit_range_f64(t, start, end, |b| {
                 count += b.iter().filter(|v| pred(**v)).count() as u64
@@ -600,6 +605,18 @@ pub fn count_f64(t: &Tensor, pred: impl Fn(f64) -> bool + Sync) -> Result<u64, S
         },
         |acc, c| *acc += c,
     )
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512vl",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn count_f32(bytes: &[u8], pred: &(impl Fn(f64) -> bool + Sync)) -> u64 {
+    bytes
+        .chunks_exact(4)
+        .filter(|b| pred(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64))
+        .count() as u64
 }
 
 /// Successive blocks of up to [`CHUNK_ELEMS`] elements of a real tensor, decoded to f64.
