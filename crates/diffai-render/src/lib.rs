@@ -18,6 +18,10 @@ pub struct RenderOptions {
     pub color: bool,
     /// Every statistic and pairwise metric for every listed tensor.
     pub tensor_details: bool,
+    /// Charts (HTML): per-layer change bars, histograms, the similarity heatmap, size bars.
+    pub include_charts: bool,
+    /// A short plain-language summary for a reviewer first.
+    pub review_friendly: bool,
 }
 
 /// One output format.

@@ -30,6 +30,7 @@ pub fn output(common: &Common, tensor_details: bool) -> Result<Output> {
         render: RenderOptions {
             color: use_color(common),
             tensor_details,
+            ..RenderOptions::default()
         },
     })
 }
