@@ -7,7 +7,9 @@ use diffai_core::inspect::Inspection;
 use diffai_core::Report;
 
 pub mod json;
+pub mod markdown;
 pub mod numfmt;
+pub mod review;
 pub mod text;
 pub mod yaml;
 
@@ -50,7 +52,8 @@ pub trait Renderer: Sync {
 }
 
 /// Every output format; the first is the default.
-pub static RENDERERS: &[&dyn Renderer] = &[&text::Text, &json::Json, &yaml::Yaml];
+pub static RENDERERS: &[&dyn Renderer] =
+    &[&text::Text, &json::Json, &yaml::Yaml, &markdown::Markdown];
 
 /// The renderer called `name` (or one of its aliases).
 pub fn find(name: &str) -> Option<&'static dyn Renderer> {

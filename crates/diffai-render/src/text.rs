@@ -7,14 +7,14 @@ use std::io::{self, Write};
 
 use diffai_core::analysis::Field;
 use diffai_core::diff::dir::{DirReport, FileStatus};
-use diffai_core::inspect::Inspection;
+use diffai_core::inspect::{Entry as InspectedEntry, Inspection};
 use diffai_core::report::{Change, ChangeKind, Scalar, Side, TensorSide};
 use diffai_core::stats::{PairMetrics, SideStats};
 use diffai_core::tensor::format_shape;
 use diffai_core::Report;
 
 use crate::numfmt::{num, opt, percent, size, thousands};
-use crate::{RenderOptions, Renderer};
+use crate::{review, RenderOptions, Renderer};
 
 pub struct Text;
 
@@ -31,6 +31,11 @@ impl Renderer for Text {
     }
 
     fn render(&self, report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+        if opts.review_friendly {
+            for s in review::sentences(report) {
+                writeln!(out, "review: {s}")?;
+            }
+        }
         for f in &report.security {
             let line = format!("  ! security ({}): {}", f.side, f.finding);
             if opts.color {
@@ -82,6 +87,15 @@ impl Renderer for Text {
         opts: &RenderOptions,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        if opts.review_friendly {
+            for s in review::dir_sentences(report) {
+                writeln!(out, "review: {s}")?;
+            }
+        }
+        let opts = &RenderOptions {
+            review_friendly: false,
+            ..*opts
+        };
         for f in &report.files {
             if f.status == FileStatus::Identical && !opts.tensor_details {
                 continue;
@@ -122,47 +136,61 @@ impl Renderer for Text {
             thousands(f.parameters)
         )?;
         for e in &inspection.entries {
-            let mut line = format!("  {}: {}", e.path, side_text(&e.side));
-            if let Side::Tensor(t) = &e.side {
-                line = format!("  {}: {}", e.path, describe_tensor(t, LineStyle::Model));
-                if let Some(s) = stats(Some(t)) {
-                    line.push_str(&format!(
-                        ", mean={}, std={}, min={}, max={}, nan={}, inf={}, zero={}",
-                        opt(s.mean),
-                        opt(s.std),
-                        opt(s.min),
-                        opt(s.max),
-                        s.nan,
-                        s.inf,
-                        s.zero
-                    ));
-                }
-            }
-            if let Some(fb) = &e.fallback {
-                line.push_str(&format!(" (statistics unavailable: {})", fb.reason));
-            }
-            writeln!(out, "{line}")?;
+            writeln!(out, "  {}: {}", e.path, entry_text(e))?;
         }
         Ok(())
     }
 }
 
+/// What `diffai inspect` says about one entry after its path.
+pub(crate) fn entry_text(e: &InspectedEntry) -> String {
+    let mut line = side_text(&e.side);
+    if let Side::Tensor(t) = &e.side {
+        line = describe_tensor(t, LineStyle::Model);
+        if let Some(s) = stats(Some(t)) {
+            line.push_str(&format!(
+                ", mean={}, std={}, min={}, max={}, nan={}, inf={}, zero={}",
+                opt(s.mean),
+                opt(s.std),
+                opt(s.min),
+                opt(s.max),
+                s.nan,
+                s.inf,
+                s.zero
+            ));
+        }
+    }
+    if let Some(fb) = &e.fallback {
+        line.push_str(&format!(" (statistics unavailable: {})", fb.reason));
+    }
+    line
+}
+
 /// `key=value, key=value`: the text form of an analysis line (no `+`/`~` prefix).
 fn fields_text(fields: &[(&'static str, Field)]) -> String {
-    let value = |f: &Field| match f {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Field::Text(t) if t.contains([' ', ',', '=']) => format!("{t:?}"),
+                other => field_text(other),
+            };
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One analysis value as the human-readable renderers print it.
+pub(crate) fn field_text(f: &Field) -> String {
+    match f {
         Field::Int(i) => i.to_string(),
         Field::Num(v) => num(*v),
         Field::Percent(v) => percent(*v),
-        Field::Text(t) if t.contains([' ', ',', '=']) => format!("{t:?}"),
         Field::Text(t) => t.clone(),
         Field::List(items) => format!("[{}]", items.join(", ")),
         Field::Missing(why) => format!("n/a ({why})"),
-    };
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", value(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    }
 }
 
 /// ANSI colour of a change kind.
@@ -203,14 +231,14 @@ fn stats(t: Option<&TensorSide>) -> Option<&SideStats> {
 /// `mean=…, std=…`, NumPy arrays as `shape=[1000, 256], mean=…, std=…, dtype=float64` and MATLAB
 /// variables as `var=results, shape=[500, 100], mean=…, std=…, dtype=double`.
 #[derive(Clone, Copy, PartialEq)]
-enum LineStyle {
+pub(crate) enum LineStyle {
     Model,
     Array,
     Matlab,
 }
 
 impl LineStyle {
-    fn of(report: &Report) -> LineStyle {
+    pub(crate) fn of(report: &Report) -> LineStyle {
         let (o, n) = (report.old.format, report.new.format);
         let array = |f: &str| matches!(f, "npy" | "npz");
         if array(o) && array(n) {
@@ -236,7 +264,7 @@ impl LineStyle {
     }
 }
 
-fn headline(c: &Change, style: LineStyle) -> String {
+pub(crate) fn headline(c: &Change, style: LineStyle) -> String {
     let (old, new) = (tensor(&c.old), tensor(&c.new));
     let mut parts: Vec<String> = Vec::new();
     match (old, new) {

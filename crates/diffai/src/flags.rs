@@ -68,7 +68,8 @@ pub struct Common {
     #[arg(short = 'f', long = "format", value_name = "FORMAT")]
     pub format: Option<String>,
 
-    /// Output format: text (alias cli), json or yaml.
+    /// Output format: text (alias cli), json, yaml, markdown (alias md: a pull-request comment) or
+    /// html (one self-contained page).
     #[arg(
         short = 'o',
         long = "output",
@@ -76,6 +77,21 @@ pub struct Common {
         default_value = "text"
     )]
     pub output: String,
+
+    /// Same as -o markdown.
+    #[arg(long = "markdown-output", conflicts_with = "output")]
+    pub markdown_output: bool,
+
+    /// Start with a short plain-language summary for a reviewer: what changed, how much, anything
+    /// alarming (text, markdown, html).
+    #[arg(long = "review-friendly")]
+    pub review_friendly: bool,
+
+    /// Charts in the HTML report (per-layer change bars, histograms, the similarity heatmap, size
+    /// bars); also runs --show-layer-impact, --show-distribution and --similarity-matrix, whose
+    /// results the charts draw.
+    #[arg(long = "include-charts")]
+    pub include_charts: bool,
 
     /// Never colour the output (same as --color never).
     #[arg(long = "no-color")]
@@ -93,6 +109,11 @@ pub struct Common {
 /// Flags of the diff itself.
 #[derive(Debug, Args)]
 pub struct DiffFlags {
+    /// Also write a self-contained HTML report to FILE (default diffai-report.html); stdout keeps
+    /// the -o format.
+    #[arg(long = "generate-report", value_name = "FILE", num_args = 0..=1, default_missing_value = "diffai-report.html")]
+    pub generate_report: Option<PathBuf>,
+
     /// Compare two directories file by file: files pair by relative path, each pair is read with
     /// its own format; files on one side only are listed as added (+) or removed (-).
     #[arg(short = 'r', long = "recursive")]
@@ -234,10 +255,19 @@ pub fn command() -> clap::Command {
 }
 
 /// The analysis flags given on the command line.
+/// The analyses whose results `--include-charts` draws.
+pub const CHART_ANALYSES: [&str; 3] = [
+    "show-layer-impact",
+    "show-distribution",
+    "similarity-matrix",
+];
+
 pub fn analyses(m: &ArgMatches) -> Vec<&'static str> {
+    let set = |f: &str| m.try_get_one::<bool>(f).ok().flatten() == Some(&true);
+    let charts = set("include_charts");
     ANALYSES
         .iter()
         .map(|a| a.flag())
-        .filter(|f| m.try_get_one::<bool>(f).ok().flatten() == Some(&true))
+        .filter(|f| set(f) || (charts && CHART_ANALYSES.contains(f)))
         .collect()
 }

@@ -146,6 +146,9 @@ fn run_diff(
         std::mem::forget((old, new, report));
         return Ok(status);
     }
+    if let Some(path) = &f.generate_report {
+        write_report(path, &out.render, |r, o, w| r.render(&report, o, w))?;
+    }
     let written = write_stdout(|w| {
         if f.brief {
             brief_line(w, old_path, new_path, &report)
@@ -206,6 +209,9 @@ fn run_dir_diff(
     if f.quiet {
         return Ok(status);
     }
+    if let Some(path) = &f.generate_report {
+        write_report(path, &out.render, |r, o, w| r.render_dir(&report, o, w))?;
+    }
     let written = write_stdout(|w| {
         if f.brief {
             for file in &report.files {
@@ -255,6 +261,30 @@ fn select_root(mut a: Artifact, root: Option<&str>) -> Result<Artifact> {
 
 fn read(path: &Path, common: &Common) -> Result<Artifact> {
     Ok(formats::read(path, common.format.as_deref())?)
+}
+
+/// `--generate-report FILE`: the HTML report, written whole to FILE (a failure names the file).
+fn write_report(
+    path: &Path,
+    render: &diffai_render::RenderOptions,
+    f: impl FnOnce(
+        &dyn diffai_render::Renderer,
+        &diffai_render::RenderOptions,
+        &mut dyn Write,
+    ) -> io::Result<()>,
+) -> Result<()> {
+    let html = diffai_render::find("html")
+        .ok_or_else(|| anyhow::anyhow!("--generate-report: this build has no HTML renderer"))?;
+    let opts = diffai_render::RenderOptions {
+        color: false,
+        ..*render
+    };
+    let write = || -> io::Result<()> {
+        let mut w = BufWriter::new(std::fs::File::create(path)?);
+        f(html, &opts, &mut w)?;
+        w.flush()
+    };
+    write().map_err(|e| anyhow::anyhow!("{}: writing the report: {e}", path.display()))
 }
 
 /// Writes through one buffered handle to stdout (never `println!`, which panics on a closed pipe).

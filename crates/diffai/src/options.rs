@@ -17,11 +17,16 @@ pub struct Output {
 }
 
 pub fn output(common: &Common, tensor_details: bool) -> Result<Output> {
-    let renderer = diffai_render::find(&common.output).with_context(|| {
+    let name = if common.markdown_output {
+        "markdown"
+    } else {
+        &common.output
+    };
+    let renderer = diffai_render::find(name).with_context(|| {
         let names: Vec<&str> = diffai_render::RENDERERS.iter().map(|r| r.name()).collect();
         format!(
             "unknown output format '{}' (known: {})",
-            common.output,
+            name,
             names.join(", ")
         )
     })?;
@@ -30,7 +35,8 @@ pub fn output(common: &Common, tensor_details: bool) -> Result<Output> {
         render: RenderOptions {
             color: use_color(common),
             tensor_details,
-            ..RenderOptions::default()
+            include_charts: common.include_charts,
+            review_friendly: common.review_friendly,
         },
     })
 }

@@ -1,0 +1,170 @@
+//! Reports people read: Markdown (`-o markdown`, `--markdown-output`), the `--review-friendly`
+//! summary, and `--generate-report`. Snapshots live in `tests/snapshots/`; regenerate them with
+//! `UPDATE_SNAPSHOTS=1 cargo test -p diffai --test reports` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_diffai");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs diffai from the repository root (so paths in reports are relative and stable).
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run diffai")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+/// Compares `got` with the committed snapshot `name`, or rewrites it under UPDATE_SNAPSHOTS.
+fn snapshot(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", path.display()));
+    if want != got {
+        let line = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        panic!(
+            "{name} differs from its snapshot at line {}:\n want: {:?}\n  got: {:?}",
+            line + 1,
+            want.lines().nth(line),
+            got.lines().nth(line)
+        );
+    }
+}
+
+const E5: &str = "tests/fixtures/pytorch/checkpoint_e5.pt";
+const E6: &str = "tests/fixtures/pytorch/checkpoint_e6.pt";
+
+#[test]
+fn markdown_report_of_a_checkpoint_pair() {
+    let args = [
+        E5,
+        E6,
+        "-o",
+        "markdown",
+        "--review-friendly",
+        "--show-layer-impact",
+        "--regression-test",
+    ];
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let md = stdout(&o);
+    // 35 changes: more than a screen, so collapsed; paths verbatim in code spans.
+    assert!(md.contains("<details><summary>35 changed entries</summary>"));
+    assert!(
+        md.contains("| changed | `optimizer_state_dict.param_groups[0].lr` | `0.001 -> 0.0005` |")
+    );
+    assert!(md.contains("### regression_test — passed"));
+    snapshot("checkpoint.md", &md);
+    // --markdown-output is the same document.
+    let mut alias: Vec<&str> = args.to_vec();
+    alias.splice(2..4, ["--markdown-output"]);
+    assert_eq!(stdout(&run(&alias)), md);
+}
+
+#[test]
+fn markdown_of_directories_lists_every_file() {
+    let o = run(&[
+        "tests/fixtures/analyses",
+        "tests/fixtures/analyses",
+        "-r",
+        "-o",
+        "md",
+        "--review-friendly",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let md = stdout(&o);
+    assert!(md.starts_with("# diffai report: directories\n"));
+    assert!(
+        md.contains("| `lowrank_old.safetensors` | identical |"),
+        "{md}"
+    );
+    assert!(md.contains("files compared: 0 changed, 0 added, 0 removed, 0 failed"));
+}
+
+/// The review sentences carry the report's own numbers.
+#[test]
+fn review_summary_comes_from_the_computed_results() {
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&[E5, E6, "-o", "json"]).stdout).unwrap();
+    let text = stdout(&run(&[E5, E6, "--review-friendly"]));
+    let review: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("review: "))
+        .collect();
+    let s = &json["summary"];
+    let differ = [
+        "added",
+        "removed",
+        "changed",
+        "reshaped",
+        "retyped",
+        "type_changed",
+    ]
+    .iter()
+    .map(|k| s[k].as_u64().unwrap())
+    .sum::<u64>();
+    let total = differ + s["unchanged"].as_u64().unwrap();
+    assert!(review[0].starts_with(&format!("{differ} of {total} compared entries differ")));
+    // The largest rel_l2 among changed tensors, named first.
+    let (path, rel) = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| Some((c["path"].as_str()?, c["metrics"]["rel_l2"].as_f64()?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(
+        review[1].starts_with(&format!("Largest changes: {path} (rel_l2 {rel:.4})")),
+        "{review:?}"
+    );
+    let same = stdout(&run(&[E5, E5, "--review-friendly"]));
+    assert!(same.starts_with("review: No differences:"), "{same}");
+}
+
+/// An injected NaN and a failed gate are named in the summary.
+#[test]
+fn review_summary_names_alarms() {
+    let dir = "tests/fixtures/analyses";
+    let o = run(&[
+        &format!("{dir}/anomaly_old.safetensors"),
+        &format!("{dir}/anomaly_new.safetensors"),
+        "--review-friendly",
+        "--anomaly-detection",
+        "--regression-test",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("review: Alarm: NaN or Inf appeared in"),
+        "{text}"
+    );
+    assert!(
+        text.contains("review: Gate regression_test failed: "),
+        "{text}"
+    );
+    assert!(text.contains("review: Anomaly detection flagged"), "{text}");
+}
