@@ -173,45 +173,51 @@ fn singular_values(
     let align = ((4 * k).div_ceil(TILE) * TILE * cols) as u64;
     let numel = (m * cols) as u64;
     let rows = |start: u64, end: u64| (start as usize / cols, end as usize / cols);
-    let (y, energy) = par_ranges(
+    // Buffers handed from the ranges to the ordered combination and back: fresh memory would be
+    // zeroed page by page by the kernel, a fifth of the time.
+    let pool = Pool::default();
+    let (columns, energy) = par_ranges(
         numel,
         align,
         parallel,
-        (vec![0.0; m * k], 0.0),
+        (vec![vec![0.0; m]; k], 0.0),
         |start, end| {
             let (r0, r1) = rows(start, end);
-            let mut y = vec![0.0; (r1 - r0) * k];
-            let mut yt = vec![0.0; k * TILE];
+            let mut y = pool.take((r1 - r0) * k);
+            let mut yt = [0.0; (SKETCH_RANK + OVERSAMPLING) * TILE];
+            let yt = &mut yt[..k * TILE];
             let mut transposed = vec![0.0; TILE * cols];
-            let d = differences(o, n, r0, r1, cols)?;
-            for (at, tile) in d.chunks(TILE * cols).enumerate() {
-                let count = tile.len() / cols;
-                transposed.iter_mut().for_each(|v| *v = 0.0);
-                for (t, row) in tile.chunks_exact(cols).enumerate() {
-                    for (c, v) in row.iter().enumerate() {
-                        transposed[c * TILE + t] = *v;
+            let energy = with_differences(o, n, r0, r1, cols, |d| {
+                for (at, tile) in d.chunks(TILE * cols).enumerate() {
+                    let count = tile.len() / cols;
+                    transposed.iter_mut().for_each(|v| *v = 0.0);
+                    for (t, row) in tile.chunks_exact(cols).enumerate() {
+                        for (c, v) in row.iter().enumerate() {
+                            transposed[c * TILE + t] = *v;
+                        }
+                    }
+                    yt.iter_mut().for_each(|v| *v = 0.0);
+                    range_tile(&transposed, &omega.index, &omega.sign, yt);
+                    for t in 0..count {
+                        for j in 0..k {
+                            y[(at * TILE + t) * k + j] = yt[j * TILE + t];
+                        }
                     }
                 }
-                yt.iter_mut().for_each(|v| *v = 0.0);
-                range_tile(&transposed, &omega.index, &omega.sign, &mut yt);
-                for t in 0..count {
-                    for j in 0..k {
-                        y[(at * TILE + t) * k + j] = yt[j * TILE + t];
-                    }
-                }
-            }
-            let energy = linalg::dot(&d, &d);
+                linalg::dot(d, d)
+            })?;
             Ok((r0, y, energy))
         },
-        |(y, energy), (r0, part, e)| {
-            y[r0 * k..r0 * k + part.len()].copy_from_slice(&part);
+        |(columns, energy), (r0, part, e)| {
+            for (i, row) in part.chunks_exact(k).enumerate() {
+                for (column, v) in columns.iter_mut().zip(row) {
+                    column[r0 + i] = *v;
+                }
+            }
             *energy += e;
+            pool.give(part);
         },
     )?;
-    let columns: Vec<Vec<f64>> = (0..k)
-        .map(|j| (0..m).map(|r| y[r * k + j]).collect())
-        .collect();
-    drop(y);
     let (q, _) = linalg::orthonormal_columns(columns);
     let kk = q.len();
     if kk == 0 {
@@ -224,16 +230,20 @@ fn singular_values(
         vec![0.0; kk * cols],
         |start, end| {
             let (r0, r1) = rows(start, end);
-            let d = differences(o, n, r0, r1, cols)?;
             // Q's rows r0..r1, row-major (rows × kk).
             let qr: Vec<f64> = (r0..r1)
                 .flat_map(|r| q.iter().map(move |qj| qj[r]))
                 .collect();
-            let mut b = vec![0.0; kk * cols];
-            project(&qr, &d, r1 - r0, kk, cols, &mut b);
+            let mut b = pool.take(kk * cols);
+            with_differences(o, n, r0, r1, cols, |d| {
+                project(&qr, d, r1 - r0, kk, cols, &mut b)
+            })?;
             Ok(b)
         },
-        |b, part| linalg::axpy(b, 1.0, &part),
+        |b, part| {
+            linalg::axpy(b, 1.0, &part);
+            pool.give(part);
+        },
     )?;
     // BBᵀ (kk × kk): its eigenvalues are σ².
     let mut g = vec![0.0; kk * kk];
@@ -252,25 +262,49 @@ fn singular_values(
     Ok((sv, energy))
 }
 
-/// Rows `[r0, r1)` of d, row-major, non-finite differences read as 0.
-fn differences(
+/// Calls `f` with rows `[r0, r1)` of d, row-major, non-finite differences read as 0, in a
+/// buffer each thread keeps for the next range.
+fn with_differences<R>(
     o: &Tensor,
     n: &Tensor,
     r0: usize,
     r1: usize,
     cols: usize,
-) -> Result<Vec<f64>, String> {
-    let mut d = Vec::with_capacity((r1 - r0) * cols);
-    visit_pair_range_f64(o, n, (r0 * cols) as u64, (r1 * cols) as u64, |a, b| {
-        d.extend(a.iter().zip(b).map(|(x, z)| {
-            if x.is_finite() && z.is_finite() {
-                z - x
-            } else {
-                0.0
-            }
-        }))
-    })?;
-    Ok(d)
+    f: impl FnOnce(&[f64]) -> R,
+) -> Result<R, String> {
+    thread_local! {
+        static ROWS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ROWS.with_borrow_mut(|d| {
+        d.clear();
+        visit_pair_range_f64(o, n, (r0 * cols) as u64, (r1 * cols) as u64, |a, b| {
+            d.extend(a.iter().zip(b).map(|(x, z)| {
+                if x.is_finite() && z.is_finite() {
+                    z - x
+                } else {
+                    0.0
+                }
+            }))
+        })?;
+        Ok(f(d))
+    })
+}
+
+/// Zeroed `Vec<f64>`s, recycled.
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Vec<Vec<f64>>>);
+
+impl Pool {
+    fn take(&self, len: usize) -> Vec<f64> {
+        let mut v = self.0.lock().expect("pool").pop().unwrap_or_default();
+        v.clear();
+        v.resize(len, 0.0);
+        v
+    }
+
+    fn give(&self, v: Vec<f64>) {
+        self.0.lock().expect("pool").push(v);
+    }
 }
 
 /// `B = Q_rᵀ D_r` for a range of `rows` rows: `qr` is rows × kk and `d` rows × cols (both
