@@ -6,6 +6,7 @@ use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
 
+pub mod html;
 pub mod json;
 pub mod numfmt;
 pub mod text;
@@ -50,7 +51,7 @@ pub trait Renderer: Sync {
 }
 
 /// Every output format; the first is the default.
-pub static RENDERERS: &[&dyn Renderer] = &[&text::Text, &json::Json, &yaml::Yaml];
+pub static RENDERERS: &[&dyn Renderer] = &[&text::Text, &json::Json, &yaml::Yaml, &html::Html];
 
 /// The renderer called `name` (or one of its aliases).
 pub fn find(name: &str) -> Option<&'static dyn Renderer> {
