@@ -44,7 +44,7 @@ const BAR_PX: f64 = 18.0;
 const GAP_PX: f64 = 4.0;
 const HIST_W_PX: f64 = 320.0;
 const HIST_H_PX: f64 = 150.0;
-const CELL_PX: f64 = 44.0;
+const CELL_PX: f64 = 70.0;
 
 /// Colours of the old and the new side in every chart.
 const OLD_COLOUR: &str = "#4c78a8";
@@ -943,6 +943,18 @@ fn histogram_svg(out: &mut String, h: &Hist) {
     );
 }
 
+/// A cosine as a short label: `0.973`, or `1−5.2e-7` when three decimals would print `1.000`.
+fn cos_label(c: f64) -> String {
+    /// Below this distance from 1 three decimals round to `1.000`.
+    const ROUNDS_TO_ONE: f64 = 5e-4;
+    let gap = 1.0 - c;
+    if gap > 0.0 && gap < ROUNDS_TO_ONE {
+        format!("1−{gap:.1e}")
+    } else {
+        format!("{c:.3}")
+    }
+}
+
 /// A colour from white (no change, similarity 1) to red (the lowest similarity shown).
 fn heat(t: f64) -> String {
     let t = if t.is_finite() {
@@ -1011,7 +1023,7 @@ fn similarity_chart(out: &mut String, report: &Report, suffix: &str) {
         } else {
             String::new()
         },
-        num(low)
+        cos_label(low)
     );
     matrix_svg(out, overall, &scale);
     if !shown.is_empty() {
@@ -1061,7 +1073,7 @@ fn matrix_svg(out: &mut String, cosine: f64, scale: &dyn Fn(f64) -> String) {
                 c = scale(v),
                 tx = x + CELL_PX / 2.0,
                 ty = y + CELL_PX / 2.0 + 4.0,
-                s = format_args!("{v:.3}"),
+                s = cos_label(v),
             );
         }
     }
@@ -1070,11 +1082,13 @@ fn matrix_svg(out: &mut String, cosine: f64, scale: &dyn Fn(f64) -> String) {
 
 /// One cell per tensor (least similar first), labelled with its path and cosine.
 fn strip_svg(out: &mut String, tensors: &[(&str, f64)], scale: &dyn Fn(f64) -> String) {
+    // Label column, the cell, and room for its `1−4.9e-7` label.
+    let width = LABEL_PX + CELL_PX + VALUE_PX;
     let height = tensors.len() as f64 * (BAR_PX + GAP_PX) + GAP_PX;
     let _ = write!(
         out,
-        "<svg class=\"strip\" viewBox=\"0 0 {CHART_PX} {height}\" \
-         width=\"{CHART_PX}\" height=\"{height}\" role=\"img\">"
+        "<svg class=\"strip\" viewBox=\"0 0 {width} {height}\" \
+         width=\"{width}\" height=\"{height}\" role=\"img\">"
     );
     for (i, (path, c)) in tensors.iter().enumerate() {
         let y = GAP_PX + i as f64 * (BAR_PX + GAP_PX);
@@ -1084,8 +1098,9 @@ fn strip_svg(out: &mut String, tensors: &[(&str, f64)], scale: &dyn Fn(f64) -> S
              <title>{p}: cosine={n}</title>\
              <text x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{s}</text>\
              <rect x=\"{LABEL_PX}\" y=\"{y}\" width=\"{CELL_PX}\" height=\"{BAR_PX}\" fill=\"{col}\" stroke=\"#d0d7de\"/>\
-             <text x=\"{vx}\" y=\"{ty:.1}\">{n}</text></g>",
+             <text x=\"{vx}\" y=\"{ty:.1}\">{l}</text></g>",
             p = esc(path),
+            l = cos_label(*c),
             d = data_num(*c),
             n = num(*c),
             tx = LABEL_PX - 6.0,

@@ -270,7 +270,10 @@ fn similarity_heatmap_draws_the_models_cosine() {
 
 #[test]
 fn size_chart_compares_bytes_and_parameters() {
-    let report = simplenet(&[]);
+    let mut report = simplenet(&[]);
+    // The fixture pair has equal sizes: make each number distinct so a swap would show.
+    report.new.bytes += 1000;
+    report.new.parameters += 250;
     let html = page(&report, &charts());
     let chart = section(&html, "<figure id=\"chart-sizes\"", "</figure>");
     for (metric, a, b) in [
