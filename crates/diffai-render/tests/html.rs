@@ -454,3 +454,21 @@ fn snapshot_of_the_simplenet_page_with_charts() {
         );
     }
 }
+
+#[test]
+fn review_friendly_puts_a_plain_summary_first() {
+    let report = simplenet(&[]);
+    let opts = RenderOptions {
+        review_friendly: true,
+        ..RenderOptions::default()
+    };
+    let html = page(&report, &opts);
+    let review = section(&html, "<p class=\"review\">", "</p>");
+    assert!(
+        review.contains("6 of 6 compared entries differ (6 changed"),
+        "{review}"
+    );
+    assert!(review.contains("rel_l2 = inf"), "{review}");
+    assert!(html.find("<p class=\"review\">") < html.find("<h2>Files</h2>"));
+    assert!(!page(&report, &RenderOptions::default()).contains("class=\"review\""));
+}
