@@ -6,6 +6,7 @@ use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod numfmt;
@@ -52,8 +53,13 @@ pub trait Renderer: Sync {
 }
 
 /// Every output format; the first is the default.
-pub static RENDERERS: &[&dyn Renderer] =
-    &[&text::Text, &json::Json, &yaml::Yaml, &markdown::Markdown];
+pub static RENDERERS: &[&dyn Renderer] = &[
+    &text::Text,
+    &json::Json,
+    &yaml::Yaml,
+    &markdown::Markdown,
+    &html::Html,
+];
 
 /// The renderer called `name` (or one of its aliases).
 pub fn find(name: &str) -> Option<&'static dyn Renderer> {

@@ -66,7 +66,7 @@ pub fn sentences(report: &Report) -> Vec<String> {
         .iter()
         .filter(|c| c.kind == ChangeKind::Changed)
         .filter_map(|c| Some((c.path.as_str(), c.rel_l2()?)))
-        .filter(|(_, r)| r.is_finite())
+        .filter(|(_, r)| !r.is_nan())
         .collect();
     measured.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     if !measured.is_empty() {
