@@ -293,10 +293,11 @@ fn report_body(out: &mut String, report: &Report, opts: &RenderOptions, suffix: 
     files_table(out, &report.old, &report.new);
     summary_table(out, report);
     security(out, report);
-    tensor_table(out, report, suffix);
+    // Charts before the long table: the overview first, the rows to sort and filter after.
     if opts.include_charts {
         charts(out, report, suffix);
     }
+    tensor_table(out, report, suffix);
     for (name, finding) in &report.analyses.0 {
         analysis(out, name, finding, suffix);
     }

@@ -168,3 +168,35 @@ fn review_summary_names_alarms() {
     );
     assert!(text.contains("review: Anomaly detection flagged"), "{text}");
 }
+
+#[test]
+fn generate_report_writes_the_page_and_keeps_stdout() {
+    let page = std::env::temp_dir().join(format!("diffai-report-{}.html", std::process::id()));
+    let page_arg = page.display().to_string();
+    let with = run(&[E5, E6, "--generate-report", &page_arg, "--include-charts"]);
+    let without = run(&[E5, E6, "--include-charts"]);
+    assert_eq!(with.status.code(), Some(1));
+    assert_eq!(stdout(&with), stdout(&without));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("id=\"chart-layers\""));
+    std::fs::remove_file(&page).unwrap();
+    // -o html is the same page on stdout.
+    assert_eq!(
+        stdout(&run(&[E5, E6, "-o", "html", "--include-charts"])),
+        html
+    );
+}
+
+#[test]
+fn an_unwritable_report_is_a_clear_error() {
+    let o = run(&[E5, E6, "--generate-report", "/nonexistent-dir/report.html"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/nonexistent-dir/report.html: writing the report"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
