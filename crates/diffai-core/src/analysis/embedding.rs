@@ -140,12 +140,20 @@ fn drift_per_row(
         Vec::with_capacity(rows as usize),
         |start, end| {
             let mut sums = vec![[0.0f64; 3]; ((end - start) / cols) as usize];
+            if let (Some(a), Some(b)) = (f32_elements(o, start, end), f32_elements(n, start, end)) {
+                // float32 straight from the bytes, a row at a time
+                let c = cols as usize;
+                for ((s, x), y) in sums.iter_mut().zip(a.chunks(c)).zip(b.chunks(c)) {
+                    *s = squares(x, y, |e| f32::from_le_bytes(e) as f64);
+                }
+                return Ok(sums);
+            }
             let (mut row, mut col) = (0usize, 0u64);
             visit_pair_range_f64(o, n, start, end, |mut a, mut b| {
                 while !a.is_empty() {
                     // the rest of the current row within this block
                     let take = ((cols - col) as usize).min(a.len());
-                    let part = squares(&a[..take], &b[..take]);
+                    let part = squares(&a[..take], &b[..take], |v| v);
                     sums[row].iter_mut().zip(part).for_each(|(s, p)| *s += p);
                     (a, b) = (&a[take..], &b[take..]);
                     col += take as u64;
@@ -182,28 +190,49 @@ fn drift_per_row(
 }
 
 /// `[Σx², Σy², Σ(y−x)²]` over the pairs where both are finite, in 8 interleaved partial sums
-/// (vectorised; a fixed order, so the same on every machine).
+/// (vectorised; a fixed order, so the same on every machine). `value` decodes an element.
 #[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
-fn squares(a: &[f64], b: &[f64]) -> [f64; 3] {
-    let mut acc = [[0.0f64; 8]; 3];
+fn squares<T: Copy>(a: &[T], b: &[T], value: impl Fn(T) -> f64) -> [f64; 3] {
+    let (mut xx, mut yy, mut dd) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail = ca.remainder().iter().zip(cb.remainder());
+    // Rows are nearly always all finite: checked first (a branch-free pass over data already in
+    // cache), so the sums themselves need no mask and vectorise cleanly.
+    let finite = a.iter().zip(b).fold(true, |ok, (x, y)| {
+        ok & value(*x).is_finite() & value(*y).is_finite()
+    });
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
-            let keep = x[i].is_finite() && y[i].is_finite();
-            let (x, y) = if keep { (x[i], y[i]) } else { (0.0, 0.0) };
-            acc[0][i] += x * x;
-            acc[1][i] += y * y;
-            acc[2][i] += (y - x) * (y - x);
+            let (x, y) = (value(x[i]), value(y[i]));
+            let (x, y) = if finite || (x.is_finite() && y.is_finite()) {
+                (x, y)
+            } else {
+                (0.0, 0.0)
+            };
+            xx[i] += x * x;
+            yy[i] += y * y;
+            dd[i] += (y - x) * (y - x);
         }
     }
-    let mut out = acc.map(|lanes| lanes.iter().sum::<f64>());
-    for (x, y) in tail.filter(|(x, y)| x.is_finite() && y.is_finite()) {
-        out[0] += x * x;
-        out[1] += y * y;
-        out[2] += (y - x) * (y - x);
+    let mut out = [xx, yy, dd].map(|lanes| lanes.iter().sum::<f64>());
+    for (x, y) in tail.map(|(x, y)| (value(*x), value(*y))) {
+        if x.is_finite() && y.is_finite() {
+            out[0] += x * x;
+            out[1] += y * y;
+            out[2] += (y - x) * (y - x);
+        }
     }
     out
+}
+
+/// Elements `[start, end)` of a plain little-endian float32 tensor in memory, as 4-byte groups.
+fn f32_elements(t: &crate::tensor::Tensor, start: u64, end: u64) -> Option<&[[u8; 4]]> {
+    let plain = t.dtype == crate::tensor::DType::F32 && t.is_plain() && random_access(t);
+    plain.then(|| {
+        t.bytes()[start as usize * 4..end as usize * 4]
+            .as_chunks::<4>()
+            .0
+    })
 }
 
 /// Mean, 95th percentile (nearest rank) and max.

@@ -17,11 +17,11 @@ pub struct LowRank;
 /// Rank of the sketch: singular values beyond it are not resolved (an update of higher effective
 /// rank reads "> 64"). 64 covers the LoRA ranks in use (4–64).
 pub const SKETCH_RANK: usize = 64;
-/// Default of `--low-rank-max-elements`: 2^25 elements (128 MiB of f32 per side, two 4096 × 4096
-/// matrices) sketched per run, about 0.2 s on two cores, so all the weight analyses together stay
-/// within 3× a plain diff of a 1 GB model (bench). The most-changed matrix is always analysed,
+/// Default of `--low-rank-max-elements`: 2^24 elements (64 MiB of f32 per side, one 4096 × 4096
+/// matrix) sketched per run, about 0.1 s on two cores, so all the weight analyses together stay
+/// near 3× a plain diff of a 1 GB model (bench). The most-changed matrix is always analysed,
 /// then the next most changed while the total fits.
-pub const MAX_ELEMENTS: u64 = 1 << 25;
+pub const MAX_ELEMENTS: u64 = 1 << 24;
 /// Extra sketch columns that make the top-`SKETCH_RANK` subspace accurate (Halko et al. 2011).
 pub const OVERSAMPLING: usize = 8;
 /// Nonzeros (±1) per row of the test matrix Ω: a sparse sign map with 8 nonzeros per row finds
@@ -231,13 +231,17 @@ fn singular_values(
         |start, end| {
             let (r0, r1) = rows(start, end);
             // Q's rows r0..r1, row-major (rows × kk).
-            let qr: Vec<f64> = (r0..r1)
-                .flat_map(|r| q.iter().map(move |qj| qj[r]))
-                .collect();
+            let mut qr = pool.take((r1 - r0) * kk);
+            for (row, r) in qr.chunks_exact_mut(kk).zip(r0..r1) {
+                for (v, qj) in row.iter_mut().zip(&q) {
+                    *v = qj[r];
+                }
+            }
             let mut b = pool.take(kk * cols);
             with_differences(o, n, r0, r1, cols, |d| {
                 project(&qr, d, r1 - r0, kk, cols, &mut b)
             })?;
+            pool.give(qr);
             Ok(b)
         },
         |b, part| {

@@ -11,6 +11,7 @@ use super::weights::is_embedding;
 use super::{Analysis, Field, Finding, Input};
 use crate::stats::count_f64;
 use crate::tensor::Tensor;
+use rayon::prelude::*;
 
 pub struct ParamEfficiency;
 
@@ -44,6 +45,22 @@ impl Analysis for ParamEfficiency {
         let stats = side_stats(input, &all);
         let tau = input.settings.small_weight_tau;
         // per side: numel, zeros, small, dead rows; per family: parameters old, new
+        // Near-zero counts of every parameter tensor, both sides, in parallel (most tensors are
+        // smaller than one parallel range, so counting them one after another used one core).
+        let small: Vec<[Option<u64>; 2]> = all
+            .par_iter()
+            .zip(&stats)
+            .map(|(e, (so, sn))| {
+                let count = |t: Option<&Tensor>, s: &Option<crate::stats::SideStats>| {
+                    let limit = tau * s.as_ref()?.std.unwrap_or(0.0);
+                    if !e.is_parameter() || limit <= 0.0 {
+                        return None;
+                    }
+                    count_f64(t?, |v| v.abs() < limit).ok()
+                };
+                [count(e.old, so), count(e.new, sn)]
+            })
+            .collect();
         let mut totals = [[0u64; 4]; 2];
         let mut families: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
         for (i, e) in all.iter().enumerate() {
@@ -59,12 +76,7 @@ impl Analysis for ParamEfficiency {
                 let tot = &mut totals[side];
                 tot[0] += t.numel();
                 tot[1] += s.zero;
-                let limit = tau * s.std.unwrap_or(0.0);
-                if limit > 0.0 {
-                    if let Ok(small) = count_f64(t, |v| v.abs() < limit) {
-                        tot[2] += small;
-                    }
-                }
+                tot[2] += small[i][side].unwrap_or(0);
                 tot[3] += dead_rows(t, s).unwrap_or(0);
             }
         }
