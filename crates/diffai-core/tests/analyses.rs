@@ -982,14 +982,29 @@ fn attention_heads_match_numpy() {
         "head-importance",
         "attention-pattern-diff",
     ];
-    let found = run_on(
+    // Linear q/k/v/o_proj, and the same weights in GPT-2's Conv1D layout (c_attn packed, stored
+    // in × out; the mlp's c_proj is not attention): the same numbers.
+    for (old, new) in [
+        ("attention_old.safetensors", "attention_new.safetensors"),
+        ("gpt2_old.safetensors", "gpt2_new.safetensors"),
+    ] {
+        let found = run_on("analyses", old, new, &flags, &Options::default());
+        check_heads(&found, heads, old);
+    }
+    // Without a head count: said, not guessed.
+    let none = run_on(
         "analyses",
-        "attention_old.safetensors",
-        "attention_new.safetensors",
-        &flags,
+        "simplenet_old.safetensors",
+        "simplenet_new.safetensors",
+        &flags[..1],
         &Options::default(),
     );
+    assert!(matches!(field(&none[0].1, "heads"), Field::Missing(_)));
+}
+
+fn check_heads(found: &[(&str, Finding)], heads: &[serde_json::Value], file: &str) {
     for (i, (name, f)) in found.iter().enumerate() {
+        assert_eq!(num(field(f, "modules")), 1.0, "{file} {name}");
         assert_eq!(num(field(f, "heads")), 4.0, "{name}");
         assert_eq!(f.rows.len(), 4, "{name}");
         for (h, row) in f.rows.iter().enumerate() {
@@ -997,7 +1012,7 @@ fn attention_heads_match_numpy() {
             let want = &heads[h];
             let check = |ours: &str, theirs: &str| {
                 common::close(
-                    &format!("{name} head {h} {ours}"),
+                    &format!("{file} {name} head {h} {ours}"),
                     Some(num(get(ours))),
                     want[theirs].as_f64(),
                     common::RTOL,
@@ -1016,15 +1031,6 @@ fn attention_heads_match_numpy() {
             }
         }
     }
-    // Without a head count: said, not guessed.
-    let none = run_on(
-        "analyses",
-        "simplenet_old.safetensors",
-        "simplenet_new.safetensors",
-        &flags[..1],
-        &Options::default(),
-    );
-    assert!(matches!(field(&none[0].1, "heads"), Field::Missing(_)));
 }
 
 /// Neighbourhoods: every row rotated by one orthogonal matrix keeps them (Jaccard 1); three rows

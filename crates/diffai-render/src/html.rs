@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use diffai_core::analysis::similarity::ModelMatrix;
 use diffai_core::analysis::weights::layer_of;
 use diffai_core::analysis::{Field, Finding, Row};
 use diffai_core::diff::dir::{DirReport, FileEntry};
@@ -137,6 +138,19 @@ impl Renderer for Html {
         document(&title, &body, out)
     }
 
+    fn render_matrix(
+        &self,
+        m: &ModelMatrix,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let title = format!("diffai: similarity of {} models", m.models.len());
+        let mut body = String::new();
+        let _ = write!(body, "<h1>{}</h1>", esc(&title));
+        matrix_body(&mut body, m);
+        document(&title, &body, out)
+    }
+
     fn render_inspection(
         &self,
         inspection: &Inspection,
@@ -162,6 +176,46 @@ impl Renderer for Html {
         dir_body(&mut body, report, opts);
         document(&title, &body, out)
     }
+}
+
+/// `--similarity-matrix` over several models: the matrix as a table, each cell shaded from white
+/// (cosine 1) to red (the lowest cosine of the matrix), with the exact value in its `data-value`.
+fn matrix_body(out: &mut String, m: &ModelMatrix) {
+    out.push_str("<h2>Cosine similarity over shared parameters</h2>\n");
+    out.push_str("<div class=\"scroll\"><table id=\"model-matrix\"><thead><tr><th></th>");
+    for (i, _) in m.models.iter().enumerate() {
+        let _ = write!(out, "<th>{}</th>", i + 1);
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    let low = m
+        .cosine
+        .iter()
+        .flatten()
+        .flatten()
+        .fold(1.0f64, |a, b| a.min(*b));
+    for (i, row) in m.cosine.iter().enumerate() {
+        let _ = write!(out, "<tr><th>{} {}</th>", i + 1, esc(&m.models[i]));
+        for c in row {
+            match c {
+                Some(c) => {
+                    let t = if low < 1.0 {
+                        (1.0 - c) / (1.0 - low)
+                    } else {
+                        0.0
+                    };
+                    let _ = write!(
+                        out,
+                        "<td class=\"num\" data-value=\"{c}\" style=\"background:{}\">{}</td>",
+                        heat(t),
+                        crate::numfmt::cosine(*c)
+                    );
+                }
+                None => out.push_str("<td>n/a</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// The page around `body`: head, inline CSS, inline script.
@@ -922,18 +976,6 @@ fn histogram_svg(out: &mut String, h: &Hist) {
     );
 }
 
-/// A cosine as a short label: `0.973`, or `1−5.2e-7` when three decimals would print `1.000`.
-fn cos_label(c: f64) -> String {
-    /// Below this distance from 1 three decimals round to `1.000`.
-    const ROUNDS_TO_ONE: f64 = 5e-4;
-    let gap = 1.0 - c;
-    if gap > 0.0 && gap < ROUNDS_TO_ONE {
-        format!("1−{gap:.1e}")
-    } else {
-        format!("{c:.3}")
-    }
-}
-
 /// A colour from white (no change, similarity 1) to red (the lowest similarity shown).
 fn heat(t: f64) -> String {
     let t = if t.is_finite() {
@@ -1002,7 +1044,7 @@ fn similarity_chart(out: &mut String, report: &Report, suffix: &str) {
         } else {
             String::new()
         },
-        cos_label(low)
+        crate::numfmt::cosine(low)
     );
     matrix_svg(out, overall, &scale);
     if !shown.is_empty() {
@@ -1052,7 +1094,7 @@ fn matrix_svg(out: &mut String, cosine: f64, scale: &dyn Fn(f64) -> String) {
                 c = scale(v),
                 tx = x + CELL_PX / 2.0,
                 ty = y + CELL_PX / 2.0 + 4.0,
-                s = cos_label(v),
+                s = crate::numfmt::cosine(v),
             );
         }
     }
@@ -1079,7 +1121,7 @@ fn strip_svg(out: &mut String, tensors: &[(&str, f64)], scale: &dyn Fn(f64) -> S
              <rect x=\"{LABEL_PX}\" y=\"{y}\" width=\"{CELL_PX}\" height=\"{BAR_PX}\" fill=\"{col}\" stroke=\"#d0d7de\"/>\
              <text x=\"{vx}\" y=\"{ty:.1}\">{l}</text></g>",
             p = esc(path),
-            l = cos_label(*c),
+            l = crate::numfmt::cosine(*c),
             d = data_num(*c),
             n = num(*c),
             tx = LABEL_PX - 6.0,

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::analysis::similarity::ModelMatrix;
 use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
@@ -40,6 +41,13 @@ pub trait Renderer: Sync {
     fn render_inspection(
         &self,
         inspection: &Inspection,
+        opts: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
+    /// Renders `--similarity-matrix` over three or more models.
+    fn render_matrix(
+        &self,
+        matrix: &ModelMatrix,
         opts: &RenderOptions,
         out: &mut dyn Write,
     ) -> io::Result<()>;

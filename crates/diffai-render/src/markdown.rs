@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::analysis::similarity::ModelMatrix;
 use diffai_core::analysis::{Field, Finding};
 use diffai_core::diff::dir::{DirReport, FileStatus};
 use diffai_core::inspect::Inspection;
@@ -79,6 +80,32 @@ impl Renderer for Markdown {
             }
         }
         Ok(())
+    }
+
+    fn render_matrix(
+        &self,
+        m: &ModelMatrix,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        writeln!(out, "# diffai: cosine similarity over shared parameters\n")?;
+        let mut header = vec!["model".to_string()];
+        header.extend((1..=m.models.len()).map(|i| i.to_string()));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = m
+            .cosine
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let mut r = vec![format!("{} {}", i + 1, code(&m.models[i]))];
+                r.extend(
+                    row.iter()
+                        .map(|c| c.map_or("n/a".into(), crate::numfmt::cosine)),
+                );
+                r
+            })
+            .collect();
+        table(out, &header, &rows, "models")
     }
 
     fn render_inspection(

@@ -52,6 +52,19 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.2}%", fraction * 100.0)
 }
 
+/// A cosine as a short label: `0.973`, or `1−5.2e-7` when three decimals would print `1.000`
+/// (the cosines of a fine-tune all sit that close to 1).
+pub fn cosine(c: f64) -> String {
+    /// Below this distance from 1 three decimals round to `1.000`.
+    const ROUNDS_TO_ONE: f64 = 5e-4;
+    let gap = 1.0 - c;
+    if gap > 0.0 && gap < ROUNDS_TO_ONE {
+        format!("1−{gap:.1e}")
+    } else {
+        format!("{c:.3}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::analysis::similarity::ModelMatrix;
 use diffai_core::analysis::Field;
 use diffai_core::diff::dir::{DirReport, FileStatus};
 use diffai_core::inspect::{Entry as InspectedEntry, Inspection};
@@ -74,6 +75,28 @@ impl Renderer for Text {
                     writeln!(out, "{DETAIL_INDENT}{}", fields_text(row))?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `models:` with a number per model, then the matrix of cosines by those numbers.
+    fn render_matrix(
+        &self,
+        m: &ModelMatrix,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        writeln!(out, "similarity_matrix: models={}", m.models.len())?;
+        for (i, path) in m.models.iter().enumerate() {
+            writeln!(out, "  [{}] {path}", i + 1)?;
+        }
+        for (i, row) in m.cosine.iter().enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| c.map_or("n/a".into(), crate::numfmt::cosine))
+                .map(|c| format!("{c:>10}"))
+                .collect();
+            writeln!(out, "  [{}] {}", i + 1, cells.join(" "))?;
         }
         Ok(())
     }

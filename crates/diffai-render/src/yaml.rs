@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use diffai_core::analysis::similarity::ModelMatrix;
 use diffai_core::diff::dir::DirReport;
 use diffai_core::inspect::Inspection;
 use diffai_core::Report;
@@ -31,6 +32,15 @@ impl Renderer for Yaml {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         write(inspection, out)
+    }
+
+    fn render_matrix(
+        &self,
+        matrix: &ModelMatrix,
+        _: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        write(matrix, out)
     }
 
     fn render_dir(

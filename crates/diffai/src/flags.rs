@@ -23,7 +23,7 @@ pub enum ColorWhen {
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  diffai model_v1.safetensors model_v2.safetensors\n  diffai old/ new/            (directories holding model.safetensors.index.json)\n  diffai runs/a/ runs/b/ -r --include \"*.json\" --include \"*.pt\"\n  diffai a.safetensors b.safetensors -o json | jq .summary\n  diffai inspect model.safetensors"
+    after_help = "Examples:\n  diffai model_v1.safetensors model_v2.safetensors\n  diffai old/ new/            (directories holding model.safetensors.index.json)\n  diffai runs/a/ runs/b/ -r --include \"*.json\" --include \"*.pt\"\n  diffai a.safetensors b.safetensors -o json | jq .summary\n  diffai --similarity-matrix ckpt1.pt ckpt2.pt ckpt3.pt   (or a directory of checkpoints)\n  diffai inspect model.safetensors"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,9 +33,13 @@ pub struct Cli {
     #[arg(required = true)]
     pub old: Option<PathBuf>,
 
-    /// The new artifact.
-    #[arg(required = true)]
+    /// The new artifact. With --similarity-matrix it may be left out when OLD is a directory of
+    /// checkpoints: every model file in it is compared with every other.
     pub new: Option<PathBuf>,
+
+    /// Further models, with --similarity-matrix only: the model x model matrix of cosines.
+    #[arg(value_name = "MORE")]
+    pub more: Vec<PathBuf>,
 
     #[command(flatten)]
     pub common: Common,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::FromArgMatches;
 use diffai_core::{analysis, diff, formats, inspect, Artifact, Report};
 
@@ -64,8 +64,28 @@ fn run(cli: Cli, analyses: &[&'static str]) -> Result<u8> {
         }
         Some(Command::Inspect { file, common }) => run_inspect(&file, &common),
         None => {
-            let (old, new) = (cli.old.expect("required"), cli.new.expect("required"));
-            run_diff(&old, &new, &cli.common, &cli.diff, analyses)
+            let old = cli.old.expect("required");
+            let several = !cli.more.is_empty() || cli.new.is_none();
+            if several && analyses.contains(&"similarity-matrix") {
+                let models = match cli.new {
+                    Some(new) => [vec![old, new], cli.more].concat(),
+                    None => models_in(&old)?,
+                };
+                return run_models(&models, &cli.common, &cli.diff);
+            }
+            match (cli.new, cli.more.is_empty()) {
+                (Some(new), true) => run_diff(&old, &new, &cli.common, &cli.diff, analyses),
+                (None, _) => flags::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "the following required arguments were not provided:\n  <NEW>",
+                    )
+                    .exit(),
+                (Some(_), false) => anyhow::bail!(
+                    "{} inputs: only --similarity-matrix compares more than two",
+                    2 + cli.more.len()
+                ),
+            }
         }
     }
 }
@@ -232,6 +252,59 @@ fn run_dir_diff(
             out.renderer.render_dir(&report, &out.render, w)
         }
     });
+    finish_output(written, status)
+}
+
+/// The model files directly inside `dir` (any recognised tensor format), in name order.
+fn models_in(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: one input: --similarity-matrix needs a directory of checkpoints or at least two files",
+            dir.display()
+        );
+    }
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
+    for entry in entries {
+        let path = entry.with_context(|| format!("{}", dir.display()))?.path();
+        if path.is_file() && formats::recognise(&path)?.is_some_and(|r| r.holds_weights()) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    if found.len() < 2 {
+        anyhow::bail!(
+            "{}: {} model file(s): --similarity-matrix needs at least two",
+            dir.display(),
+            found.len()
+        );
+    }
+    Ok(found)
+}
+
+/// `--similarity-matrix` over several models: every pair diffed, the matrix printed.
+fn run_models(paths: &[std::path::PathBuf], common: &Common, f: &flags::DiffFlags) -> Result<u8> {
+    options::init_threads(common.threads)?;
+    let opts = options::diff_options(f)?;
+    let out = options::output(common, f.tensor_details)?;
+    let models: Vec<Artifact> = paths
+        .iter()
+        .map(|p| read(p, common))
+        .collect::<Result<_>>()?;
+    let matrix = analysis::similarity::model_matrix(&models, &opts);
+    let status = if matrix.differ {
+        EXIT_DIFFERENT
+    } else {
+        EXIT_SAME
+    };
+    if f.quiet {
+        return Ok(status);
+    }
+    if let Some(path) = &f.generate_report {
+        write_report(path, &out.render, |r, o, w| r.render_matrix(&matrix, o, w))?;
+    }
+    let written = write_stdout(|w| out.renderer.render_matrix(&matrix, &out.render, w));
+    std::mem::forget(models);
     finish_output(written, status)
 }
 

@@ -200,3 +200,100 @@ fn an_unwritable_report_is_a_clear_error() {
     );
     assert!(o.stdout.is_empty());
 }
+
+const SN_OLD: &str = "tests/fixtures/analyses/simplenet_old.safetensors";
+const SN_NEW: &str = "tests/fixtures/analyses/simplenet_new.safetensors";
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Three models: each entry is the two-model cosine `--similarity-matrix` reports for that pair.
+#[test]
+fn similarity_matrix_of_several_models() {
+    let pair = json(&run(&[SN_OLD, SN_NEW, "--similarity-matrix", "-o", "json"]));
+    let want = pair["analyses"]["similarity_matrix"]["cosine"]
+        .as_f64()
+        .unwrap();
+    let o = run(&[SN_OLD, SN_NEW, SN_OLD, "--similarity-matrix", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let m = json(&o);
+    assert_eq!(m["kind"], "similarity");
+    assert_eq!(m["models"].as_array().unwrap().len(), 3);
+    let c = |i: usize, j: usize| m["cosine"][i][j].as_f64().unwrap();
+    for i in 0..3 {
+        assert_eq!(c(i, i), 1.0);
+        for j in 0..3 {
+            assert_eq!(c(i, j), c(j, i));
+        }
+    }
+    assert_eq!(c(0, 1), want);
+    assert_eq!(c(1, 2), want);
+    assert_eq!(c(0, 2), 1.0);
+    assert_eq!(m["shared"][0][1], 6);
+    // Text: the models numbered, the matrix by those numbers; HTML: a shaded table.
+    let text = stdout(&run(&[SN_OLD, SN_NEW, SN_OLD, "--similarity-matrix"]));
+    assert!(text.starts_with(
+        "similarity_matrix: models=3\n  [1] tests/fixtures/analyses/simplenet_old.safetensors\n"
+    ));
+    assert!(
+        text.contains("  [1]      1.000   1−5.1e-5      1.000\n"),
+        "{text}"
+    );
+    let html = stdout(&run(&[
+        SN_OLD,
+        SN_NEW,
+        SN_OLD,
+        "--similarity-matrix",
+        "-o",
+        "html",
+    ]));
+    assert!(html.contains("<table id=\"model-matrix\">"));
+    assert!(html.contains(&format!("data-value=\"{want}\"")));
+    let md = stdout(&run(&[
+        SN_OLD,
+        SN_NEW,
+        SN_OLD,
+        "--similarity-matrix",
+        "-o",
+        "md",
+    ]));
+    assert!(md.contains("| 2 `tests/fixtures/analyses/simplenet_new.safetensors` | 1−5.1e-5 | 1.000 | 1−5.1e-5 |"), "{md}");
+}
+
+/// A directory of checkpoints: its model files in name order, other files left out.
+#[test]
+fn similarity_matrix_of_a_directory() {
+    let dir = std::env::temp_dir().join(format!("diffai-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (from, to) in [(SN_OLD, "a.safetensors"), (SN_NEW, "b.safetensors")] {
+        std::fs::copy(root().join(from), dir.join(to)).unwrap();
+    }
+    std::fs::write(dir.join("config.json"), "{\"n_head\": 4}").unwrap();
+    let d = dir.display().to_string();
+    let m = json(&run(&[&d, "--similarity-matrix", "-o", "json"]));
+    let names: Vec<&str> = m["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["a.safetensors", "b.safetensors"]);
+    let pair = json(&run(&[SN_OLD, SN_NEW, "--similarity-matrix", "-o", "json"]));
+    assert_eq!(
+        m["cosine"][0][1],
+        pair["analyses"]["similarity_matrix"]["cosine"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn more_than_two_inputs_need_the_similarity_matrix() {
+    let o = run(&[SN_OLD, SN_NEW, SN_OLD]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("3 inputs: only --similarity-matrix compares more than two"));
+    let one = run(&[SN_OLD, "--similarity-matrix"]);
+    assert_eq!(one.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&one.stderr).contains("needs a directory of checkpoints"));
+}

@@ -1,7 +1,8 @@
 //! Attention analyses from the projection weights. The head count comes from `--num-heads` or
 //! the inputs' metadata (`num_attention_heads`, `n_head`, `num_heads`) — never guessed.
 //! Projections are found by name: `q_proj`/`k_proj`/`v_proj`/`o_proj` (also `query`/`key`/`value`
-//! and `out_proj`), PyTorch's packed `in_proj_weight` `[3E, E]` split in three. Head h owns rows
+//! and `out_proj`), PyTorch's packed `in_proj_weight` `[3E, E]` split in three, GPT-2's Conv1D
+//! `attn.c_attn` `[E, 3E]` and `attn.c_proj` (stored in × out) transposed first. Head h owns rows
 //! `h·d … (h+1)·d` of Q, K and V (d = E / heads) and the same columns of the output projection.
 //!
 //! - `--attention-analysis`: per head, the weight norm of its Q, K, V rows old and new and their
@@ -76,13 +77,21 @@ fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
             "v_proj" | "value" => "v",
             "o_proj" | "out_proj" => "o",
             "in_proj_weight" => "qkv",
+            // GPT-2's Conv1D weights are stored (in, out): transposed into the Linear layout.
+            "c_attn" => "qkv",
+            "c_proj" if module.ends_with("attn") => "o",
             _ => continue,
         };
+        let conv1d = matches!(name, "c_attn" | "c_proj");
         for (side, t) in [e.old, e.new].into_iter().enumerate() {
             let Some(t) = t else { continue };
-            let Some(m) = matrix(t) else { continue };
+            let Some(mut m) = matrix(t) else { continue };
             let p = &mut out.entry(module.to_string()).or_default()[side];
-            let cols = t.shape[1] as usize;
+            let mut cols = t.shape[1] as usize;
+            if conv1d {
+                m = transpose(&m, t.shape[0] as usize, cols);
+                cols = t.shape[0] as usize;
+            }
             match role {
                 "q" => {
                     p.q = Some(m);
@@ -103,6 +112,17 @@ fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
     }
     out.retain(|_, [a, b]| a.q.is_some() && b.q.is_some() && a.width > 0 && a.width == b.width);
     out
+}
+
+/// The transpose of a row-major `rows × cols` matrix.
+fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut t = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
 }
 
 /// Rows `h·d … (h+1)·d` of a row-major matrix with `cols` columns.
@@ -150,7 +170,7 @@ fn each_head(
     let all = entries(input);
     let modules = modules(&all);
     if modules.is_empty() {
-        return Finding::default().field("modules", Field::Missing("no attention projections (q_proj/k_proj/v_proj/o_proj, query/key/value, in_proj_weight) in both files".into()));
+        return Finding::default().field("modules", Field::Missing("no attention projections (q_proj/k_proj/v_proj/o_proj, query/key/value, in_proj_weight, c_attn) in both files".into()));
     }
     let mut rows = Vec::new();
     for (name, [old, new]) in &modules {

@@ -28,7 +28,7 @@ pub mod quantization;
 mod show_size_reduction;
 mod show_structure;
 mod significance;
-mod similarity;
+pub mod similarity;
 pub mod tensors;
 pub mod weights;
 

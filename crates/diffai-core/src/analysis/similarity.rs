@@ -1,9 +1,14 @@
 //! `--similarity-matrix`: the cosine similarity of every shared same-shape tensor, and the 2 × 2
-//! matrix of the two models' cosine over all shared parameters (more models need a directory of
-//! checkpoints, which this flag does not read yet).
+//! matrix of the two models' cosine over all shared parameters; with several models
+//! ([`model_matrix`]: three or more files, or a directory of checkpoints) the model × model
+//! matrix, each entry the same two-model cosine.
+
+use serde::Serialize;
 
 use super::tensors::{entries, old_norms_sq, Entry, Match};
-use super::{Analysis, Field, Finding, Input};
+use super::{Analysis, Field, Finding, Input, Settings};
+use crate::artifact::Artifact;
+use crate::diff::{self, Options};
 
 pub struct Similarity;
 
@@ -17,7 +22,7 @@ impl Analysis for Similarity {
     }
 
     fn help(&self) -> &'static str {
-        "cosine similarity per shared tensor and of the whole models over their shared parameters"
+        "cosine similarity per shared tensor and of the whole models over their shared parameters; with 3+ models or a directory, the model x model matrix"
     }
 
     fn run(&self, input: &Input) -> Finding {
@@ -63,5 +68,68 @@ impl Analysis for Similarity {
         .field("cosine", overall)
         .field("matrix", matrix)
         .field("tensors", shared.len())
+    }
+}
+
+/// The cosine of every pair of several models over the parameters each pair shares.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelMatrix {
+    pub schema: &'static str,
+    /// Always `similarity`: tells this object from a [`crate::Report`].
+    pub kind: &'static str,
+    /// The models' paths, in the order given.
+    pub models: Vec<String>,
+    /// `cosine[i][j]`: 1 on the diagonal; `None` where two models share no non-zero tensor.
+    pub cosine: Vec<Vec<Option<f64>>>,
+    /// `shared[i][j]`: tensors the two models share (same path and shape); `shared[i][i]`: the
+    /// model's tensors.
+    pub shared: Vec<Vec<u64>>,
+    /// Whether any two models differ (the exit status).
+    pub differ: bool,
+}
+
+/// Diffs every pair of `models` (i < j) with `opts` and takes the two-model cosine of
+/// `--similarity-matrix` from each diff.
+pub fn model_matrix(models: &[Artifact], opts: &Options) -> ModelMatrix {
+    let n = models.len();
+    let mut cosine = vec![vec![Some(1.0); n]; n];
+    let mut shared = vec![vec![0u64; n]; n];
+    let mut differ = false;
+    let settings = Settings::default();
+    for i in 0..n {
+        for j in i + 1..n {
+            let report = diff::diff(&models[i], &models[j], opts, None);
+            differ |= report.summary.differences() > 0;
+            let input = Input {
+                old: &models[i],
+                new: &models[j],
+                options: opts,
+                report: &report,
+                settings: &settings,
+            };
+            let f = Similarity.run(&input);
+            let c = f.fields.iter().find_map(|(k, v)| match (k, v) {
+                (&"cosine", Field::Num(c)) => Some(*c),
+                _ => None,
+            });
+            let t = f.fields.iter().find_map(|(k, v)| match (k, v) {
+                (&"tensors", Field::Int(t)) => Some(*t as u64),
+                _ => None,
+            });
+            (cosine[i][j], cosine[j][i]) = (c, c);
+            (shared[i][j], shared[j][i]) = (t.unwrap_or(0), t.unwrap_or(0));
+            (shared[i][i], shared[j][j]) = (report.old.tensors, report.new.tensors);
+        }
+    }
+    ModelMatrix {
+        schema: crate::report::SCHEMA,
+        kind: "similarity",
+        models: models
+            .iter()
+            .map(|m| m.path.display().to_string())
+            .collect(),
+        cosine,
+        shared,
+        differ,
     }
 }

@@ -35,6 +35,11 @@ pub trait Reader: Sync {
         false
     }
     fn read(&self, path: &Path) -> Result<Artifact>;
+    /// Whether this format holds a model or arrays (a checkpoint), not configuration or text:
+    /// `--similarity-matrix DIR` compares the files of such formats.
+    fn holds_weights(&self) -> bool {
+        true
+    }
 }
 
 /// Every reader, in detection order.

@@ -130,6 +130,10 @@ fn read_with(
 pub struct JsonReader;
 
 impl Reader for JsonReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "json"
     }
@@ -162,6 +166,10 @@ impl Reader for JsonReader {
 pub struct YamlReader;
 
 impl Reader for YamlReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "yaml"
     }
@@ -188,6 +196,10 @@ impl Reader for YamlReader {
 pub struct TomlReader;
 
 impl Reader for TomlReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "toml"
     }
@@ -209,6 +221,10 @@ impl Reader for TomlReader {
 pub struct XmlReader;
 
 impl Reader for XmlReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "xml"
     }
@@ -235,6 +251,10 @@ impl Reader for XmlReader {
 pub struct IniReader;
 
 impl Reader for IniReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "ini"
     }
@@ -256,6 +276,10 @@ impl Reader for IniReader {
 pub struct CsvReader;
 
 impl Reader for CsvReader {
+    fn holds_weights(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "csv"
     }
