@@ -10,6 +10,7 @@ pub mod formats;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inspect;
+pub mod mapped;
 pub mod report;
 pub mod stats;
 pub mod tensor;

@@ -4,6 +4,7 @@
 mod flags;
 mod options;
 mod progress;
+mod signals;
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ const EXIT_ERROR: u8 = 2;
 const EXIT_GATE_FAILED: u8 = 3;
 
 fn main() -> ExitCode {
+    signals::install();
     let matches = flags::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

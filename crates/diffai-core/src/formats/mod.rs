@@ -161,9 +161,11 @@ pub fn map_file(path: &Path) -> Result<Buffer> {
     if meta.len() == 0 {
         return Err(Error::file(path, "empty file"));
     }
-    // SAFETY: the map is read-only. A file truncated by another process while mapped can
-    // raise SIGBUS; diffai documents that inputs must not be modified while it reads them.
+    // SAFETY: the map is read-only. A file truncated by another process while mapped raises
+    // SIGBUS on the next read of a vanished page; the mapping is registered so the binary's
+    // handler can name the file in its error (see `mapped`).
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    crate::mapped::register(map.as_ptr(), map.len(), path);
     #[cfg(unix)]
     {
         let _ = map.advise(memmap2::Advice::Sequential);
