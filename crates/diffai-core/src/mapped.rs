@@ -1,10 +1,35 @@
-//! The files diffai has memory-mapped, for the binary's SIGBUS handler. A file truncated by
-//! another process while mapped makes the next read of a vanished page raise SIGBUS; the handler
-//! looks the faulting address up here to name the file. Lookups use atomic loads only, so they
-//! are safe inside a signal handler.
+//! The files diffai has memory-mapped. A file truncated by another process while mapped makes
+//! the next read of a vanished page raise SIGBUS; the binary's handler looks the faulting address
+//! up here ([`file_at`], atomic loads only, so safe inside a signal handler) to name the file.
+//! A file modified in place reads as a mix of old and new bytes: [`changed`] compares each
+//! mapped file's size and modification time with what they were when it was mapped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// Each mapped file's size and modification time when it was mapped.
+static SEEN: Mutex<Vec<(PathBuf, u64, Option<SystemTime>)>> = Mutex::new(Vec::new());
+
+/// Remembers `meta` (size, modification time) of `path` as mapped.
+pub fn remember(path: &Path, meta: &std::fs::Metadata) {
+    let entry = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    SEEN.lock().expect("mapped files").push(entry);
+}
+
+/// The first mapped file whose size or modification time differ from when it was mapped (or
+/// that is gone): its contents may have changed under diffai.
+pub fn changed() -> Option<PathBuf> {
+    SEEN.lock()
+        .expect("mapped files")
+        .iter()
+        .find(|(path, len, modified)| match std::fs::metadata(path) {
+            Ok(m) => m.len() != *len || m.modified().ok() != *modified,
+            Err(_) => true,
+        })
+        .map(|(path, _, _)| path.clone())
+}
 
 /// Mappings remembered (a sharded model maps one per shard, `-r` one per file); a fault in a
 /// later one is reported without the file's name.

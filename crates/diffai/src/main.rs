@@ -164,6 +164,7 @@ fn run_diff(
     if f.verbose {
         eprint!("{}", verbose_block(common, f, &old, &new, &report, started));
     }
+    inputs_unchanged()?;
     if f.quiet {
         std::mem::forget((old, new, report));
         return Ok(status);
@@ -228,6 +229,7 @@ fn run_dir_diff(
     } else {
         EXIT_SAME
     };
+    inputs_unchanged()?;
     if f.quiet {
         return Ok(status);
     }
@@ -299,6 +301,7 @@ fn run_models(paths: &[std::path::PathBuf], common: &Common, f: &flags::DiffFlag
     } else {
         EXIT_SAME
     };
+    inputs_unchanged()?;
     if f.quiet {
         return Ok(status);
     }
@@ -317,6 +320,7 @@ fn run_inspect(file: &Path, common: &Common) -> Result<u8> {
     let progress = progress::Display::start(true);
     let inspection = inspect::inspect(&artifact, Some(progress.counter()));
     progress.finish();
+    inputs_unchanged()?;
     let written = write_stdout(|w| out.renderer.render_inspection(&inspection, &out.render, w));
     finish_output(written, EXIT_SAME)
 }
@@ -360,6 +364,17 @@ fn write_report(
         w.flush()
     };
     write().map_err(|e| anyhow::anyhow!("{}: writing the report: {e}", path.display()))
+}
+
+/// Before printing: an input modified while it was read gives no report.
+fn inputs_unchanged() -> Result<()> {
+    match diffai_core::mapped::changed() {
+        Some(path) => anyhow::bail!(
+            "{}: the file changed while being read (modified by another process); no report was written",
+            path.display()
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Writes through one buffered handle to stdout (never `println!`, which panics on a closed pipe).

@@ -146,3 +146,28 @@ fn a_full_disk_under_stdout_is_an_error() {
         "diffai: error: writing the output: No space left on device (os error 28)"
     );
 }
+
+#[test]
+fn a_file_modified_while_read_gives_no_report() {
+    let (dir, old, new) = pair("modified");
+    let child = start(&old, &new);
+    stop_once_mapped(&child, &new);
+    // Same size, other bytes: no fault, but the values read are a mix of two files.
+    let mut f = std::fs::OpenOptions::new().write(true).open(&new).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::End(-4)).unwrap();
+    f.write_all(&7.0f32.to_le_bytes()).unwrap();
+    drop(f);
+    signal(&child, "CONT");
+    let (out, err) = finish(child);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "diffai: error: {}: the file changed while being read (modified by another process); \
+             no report was written",
+            new.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -166,6 +166,7 @@ pub fn map_file(path: &Path) -> Result<Buffer> {
     // handler can name the file in its error (see `mapped`).
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
     crate::mapped::register(map.as_ptr(), map.len(), path);
+    crate::mapped::remember(path, &meta);
     #[cfg(unix)]
     {
         let _ = map.advise(memmap2::Advice::Sequential);

@@ -545,7 +545,9 @@ impl LiteralParser<'_> {
 
     fn value(&mut self, depth: usize) -> std::result::Result<Literal, String> {
         if depth > MAX_LITERAL_DEPTH {
-            return Err("npy header nests too deeply".into());
+            return Err(format!(
+                "npy header nests deeper than {MAX_LITERAL_DEPTH} levels"
+            ));
         }
         match self.peek().ok_or("npy header ends early")? {
             b'{' => {

@@ -46,7 +46,9 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
             _ => return Err(format!("unknown MAT v4 precision {p}")),
         };
         if namelen == 0 || namelen > MAX_NAME_BYTES {
-            return Err(format!("MAT v4 name length {namelen} is out of range"));
+            return Err(format!(
+                "MAT v4 name length {namelen} is outside 1..={MAX_NAME_BYTES} bytes"
+            ));
         }
         pos += 20;
         let name_bytes = data

@@ -75,6 +75,17 @@ fn message(e: &serde_saphyr::Error) -> String {
         .trim_end_matches(':');
     let what = if what.contains("recursion limit") || what.contains("Depth {") {
         too_deep()
+    } else if let Some(i) = what.find("budget breached: ") {
+        // `budget breached: Nodes { nodes: 250001 }`: the input expands (through aliases) past
+        // one of the budgets set above.
+        let which = what[i + "budget breached: ".len()..]
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        format!(
+            "the document expands past the limit on {which} (twice the input's bytes, at least serde-saphyr's default); aliases referenced many times (a \"billion laughs\" file)?"
+        )
     } else {
         what.to_string()
     };

@@ -1,0 +1,113 @@
+//! One test per documented limit (README, "Limits"): an input just past it is refused with an
+//! error that names the limit. Inputs are built here, byte by byte, as hostile files would be.
+//! (Other limits are tested beside their format: safetensors and `.npy` header sizes in
+//! engine.rs and numpy.rs, pickle nesting in pytorch.rs, JSON/YAML/XML/TOML nesting in
+//! structured.rs, MAT v7.3 read size and shared references in matlab.rs.)
+
+use std::path::PathBuf;
+
+use diffai_core::formats;
+
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("diffai-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The error reading `path` (with `format` forced, or detected).
+fn error(path: &PathBuf, format: Option<&str>) -> String {
+    match formats::read(path, format) {
+        Ok(_) => panic!("{} was read", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_names(err: &str, limit: &str) {
+    assert!(err.contains(limit), "{err:?} does not name {limit}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+}
+
+/// A pickle (protocol 2) of `body` ending in STOP.
+fn pickle(body: &[u8]) -> Vec<u8> {
+    [&b"\x80\x02"[..], body, b"."].concat()
+}
+
+#[test]
+fn pickle_memo_is_limited() {
+    // One value, memoized 4,000,001 times (MEMOIZE, protocol 4's one-byte PUT).
+    let body = [&b"N"[..], &vec![0x94u8; 4_000_001]].concat();
+    let path = scratch("memo.pkl", &pickle(&body));
+    assert_names(&error(&path, Some("pytorch")), "4000000 entries");
+}
+
+#[test]
+fn pickle_stack_is_limited() {
+    let path = scratch("stack.pkl", &pickle(&vec![b'N'; 1_000_001]));
+    assert_names(&error(&path, Some("pytorch")), "1000000 values");
+}
+
+#[test]
+fn pickle_marks_are_limited() {
+    let path = scratch("marks.pkl", &pickle(&vec![b'('; 100_001]));
+    assert_names(&error(&path, Some("pytorch")), "100000 MARKs");
+}
+
+#[test]
+fn sharded_index_size_is_limited() {
+    // A sparse file just over 256 MiB: refused from its size, before it is read.
+    let dir = std::env::temp_dir().join(format!("diffai-limits-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let index = dir.join("model.safetensors.index.json");
+    let f = std::fs::File::create(&index).unwrap();
+    f.set_len((256 << 20) + 1).unwrap();
+    drop(f);
+    let err = error(&index, Some("safetensors-sharded"));
+    assert_names(&err, "exceeds the limit of 268435456 bytes");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn mat_v4_name_length_is_limited() {
+    // A v4 matrix header (type 0: little-endian double, 1 × 1, real) naming 4097 bytes.
+    let header: Vec<u8> = [0u32, 1, 1, 0, 4097]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let path = scratch("long_name.mat", &[header, vec![b'a'; 4097 + 8]].concat());
+    assert_names(&error(&path, Some("matlab")), "outside 1..=4096 bytes");
+}
+
+#[test]
+fn npy_header_nesting_is_limited() {
+    // A header dict whose 'descr' nests 65 lists deep.
+    let descr = format!("{}'<f4'{}", "[".repeat(65), "]".repeat(65));
+    let mut dict = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (1,), }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((dict.len() as u16).to_le_bytes());
+    bytes.extend(dict.as_bytes());
+    bytes.extend([0u8; 4]);
+    let path = scratch("deep.npy", &bytes);
+    assert_names(&error(&path, Some("npy")), "deeper than 64 levels");
+}
+
+#[test]
+fn yaml_alias_expansion_is_limited() {
+    // "Billion laughs": each level references the one before ten times.
+    let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = format!("*a{}", i - 1);
+        let refs = vec![prev.as_str(); 10].join(", ");
+        doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let path = scratch("laughs.yaml", doc.as_bytes());
+    let err = error(&path, None);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("laughs.yaml"), "{err}");
+    assert!(err.contains("expands past the limit on nodes"), "{err}");
+}
