@@ -17,7 +17,7 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// The error reading `path` (with `format` forced, or detected).
-fn error(path: &PathBuf, format: Option<&str>) -> String {
+fn error(path: &std::path::Path, format: Option<&str>) -> String {
     match formats::read(path, format) {
         Ok(_) => panic!("{} was read", path.display()),
         Err(e) => e.to_string(),
@@ -102,7 +102,7 @@ fn yaml_alias_expansion_is_limited() {
     let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let prev = format!("*a{}", i - 1);
-        let refs = vec![prev.as_str(); 10].join(", ");
+        let refs = [prev.as_str(); 10].join(", ");
         doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
     }
     let path = scratch("laughs.yaml", doc.as_bytes());
