@@ -54,6 +54,41 @@ fn pickle_marks_are_limited() {
     assert_names(&error(&path, Some("pytorch")), "100000 MARKs");
 }
 
+/// A list of 10,000 Nones, then a list holding it `refs` times (memo GETs): 1 + refs × 10,001
+/// values once expanded, from a pickle of 10 KB + 2 bytes per reference.
+fn shared_list_pickle(refs: usize) -> Vec<u8> {
+    let mut body = b"]q\x00(".to_vec(); // EMPTY_LIST, BINPUT 0, MARK
+    body.extend(vec![b'N'; 10_000]);
+    body.extend(b"e0](".iter()); // APPENDS, POP, EMPTY_LIST, MARK
+    for _ in 0..refs {
+        body.extend(b"h\x00"); // BINGET 0
+    }
+    body.push(b'e');
+    pickle(&body)
+}
+
+#[test]
+fn pickle_expansion_is_limited() {
+    // 1 + 5,001 × 10,001 = 50,015,002 values: refused from a count, before any is built.
+    let path = scratch("shared.pkl", &shared_list_pickle(5_001));
+    assert_names(&error(&path, Some("pytorch")), "more than 50000000 values");
+    // The same structure, smaller, is read, each reference expanded.
+    let path = scratch("shared_small.pkl", &shared_list_pickle(3));
+    let artifact = formats::read(&path, Some("pytorch")).unwrap();
+    let listed = format!("{:?}", artifact);
+    assert!(
+        listed.matches("Null").count() >= 30_000,
+        "not every reference was expanded"
+    );
+}
+
+#[test]
+fn pickle_cycle_is_refused() {
+    // A list appended to itself (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND) nests without end.
+    let path = scratch("cycle.pkl", &pickle(b"]q\x00h\x00a"));
+    assert_names(&error(&path, Some("pytorch")), "deeper than 1000 levels");
+}
+
 #[test]
 fn sharded_index_size_is_limited() {
     // A sparse file just over 256 MiB: refused from its size, before it is read.

@@ -5,8 +5,11 @@
 //! state dicts would be (`fc1.weight`); any other object becomes a map naming its class under
 //! `__class__`, with its constructor arguments and state, so the tensors inside stay reachable.
 //! Nesting depth and the number of nodes are capped: a pickle that shares one list a million
-//! times cannot expand into a billion nodes.
+//! times cannot expand into a billion nodes. The nodes are counted before anything is built
+//! (each shared object's count is computed once), so such a pickle is refused at once instead of
+//! after gigabytes of values.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::host::Quantized;
@@ -16,32 +19,82 @@ use crate::value::{Map, Value};
 
 /// Deepest nesting converted; real checkpoints nest a few dozen levels.
 pub const MAX_DEPTH: usize = 1_000;
-/// Most nodes one pickle may expand into (shared objects count once per reference).
+/// Most nodes one pickle may expand into (shared objects count once per reference): a value
+/// tree node is ~40 bytes, so 2 GB of values; real checkpoints hold a few thousand.
 pub const MAX_NODES: usize = 50_000_000;
 
 /// Attributes every TorchScript module has that are not part of its state dict.
 const SCRIPT_MODULE_BOOKKEEPING: &[&str] = &["training", "_is_full_backward_hook"];
 
-pub struct Converter {
-    nodes: usize,
+pub struct Converter;
+
+fn too_deep() -> String {
+    format!("pickle nests deeper than {MAX_DEPTH} levels")
+}
+
+/// How many nodes converting `v` can make at most: `v` and every value reachable from it, a
+/// shared object once per reference (its count is cached by address, so this takes one visit
+/// per distinct object). Counting saturates just past [`MAX_NODES`]. The conversion reaches
+/// at most these values (it skips some of an object's), so this bounds its size; the conversion
+/// nests at least as deep as the values do, so values nested deeper than [`MAX_DEPTH`] (a cycle
+/// among them) would fail it too.
+fn expanded(v: &Pv, depth: usize, cache: &mut HashMap<usize, usize>) -> Result<usize, String> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    let key = match v {
+        Pv::Tuple(t) => Rc::as_ptr(t) as *const () as usize,
+        Pv::List(l) | Pv::Set(l) => Rc::as_ptr(l) as *const () as usize,
+        Pv::Dict(d) => Rc::as_ptr(d) as *const () as usize,
+        Pv::Object(o) => Rc::as_ptr(o) as *const () as usize,
+        _ => return Ok(1),
+    };
+    if let Some(&n) = cache.get(&key) {
+        return Ok(n);
+    }
+    let mut n = 1usize;
+    let mut add = |child: &Pv, cache: &mut HashMap<usize, usize>| -> Result<(), String> {
+        n = n
+            .saturating_add(expanded(child, depth + 1, cache)?)
+            .min(MAX_NODES + 1);
+        Ok(())
+    };
+    match v {
+        Pv::Tuple(items) => items.iter().try_for_each(|i| add(i, cache))?,
+        Pv::List(items) | Pv::Set(items) => {
+            items.borrow().iter().try_for_each(|i| add(i, cache))?
+        }
+        Pv::Dict(d) => d.borrow().iter().try_for_each(|(_, v)| add(v, cache))?,
+        Pv::Object(o) => {
+            let o = o.borrow();
+            add(&o.args, cache)?;
+            if let Some(state) = &o.state {
+                add(state, cache)?;
+            }
+            o.list_items.iter().try_for_each(|i| add(i, cache))?;
+            o.dict_items.iter().try_for_each(|(_, v)| add(v, cache))?;
+        }
+        _ => {}
+    }
+    cache.insert(key, n);
+    Ok(n)
 }
 
 impl Converter {
     pub fn new() -> Self {
-        Converter { nodes: 0 }
+        Converter
     }
 
     pub fn value(&mut self, v: &Pv) -> Result<Value, String> {
+        if expanded(v, 0, &mut HashMap::new())? > MAX_NODES {
+            return Err(format!("pickle expands to more than {MAX_NODES} values"));
+        }
         self.convert(v, 0)
     }
 
     fn convert(&mut self, v: &Pv, depth: usize) -> Result<Value, String> {
         if depth > MAX_DEPTH {
-            return Err(format!("pickle nests deeper than {MAX_DEPTH} levels"));
-        }
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Err(format!("pickle expands to more than {MAX_NODES} values"));
+            return Err(too_deep());
         }
         Ok(match v {
             Pv::None => Value::Null,
