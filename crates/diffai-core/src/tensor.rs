@@ -226,6 +226,29 @@ impl ByteSource {
         }
     }
 
+    /// Asks the OS to start reading bytes `start..start + len` of a memory-mapped source into
+    /// the page cache, without waiting (a no-op for other sources): on a cold file, the next
+    /// stretch arrives while the current one is computed on.
+    pub fn will_need(&self, start: usize, len: usize) {
+        #[cfg(unix)]
+        if let Repr::Range {
+            buffer: Buffer::Mapped(map),
+            offset,
+            len: total,
+        } = &self.repr
+        {
+            /// madvise takes a page-aligned start; 4 KiB divides every page size in use.
+            const PAGE: usize = 4096;
+            let end = offset + (start + len).min(*total);
+            let from = (offset + start.min(*total)) / PAGE * PAGE;
+            if end > from {
+                let _ = map.advise_range(memmap2::Advice::WillNeed, from, end - from);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (start, len);
+    }
+
     /// The sub-range `start..start + len` of these bytes; `None` if it does not fit.
     pub fn slice(&self, start: u64, len: u64) -> Option<ByteSource> {
         let end = start.checked_add(len)?;

@@ -28,6 +28,42 @@ const CHUNKS_PER_BATCH: usize = 4096;
 /// Bytes per unit of parallel work when checking two tensors for byte identity.
 const IDENTITY_CHUNK_BYTES: usize = 4 << 20;
 
+/// Below this rate (bytes of input per second of work) a window is taken to have come from disk:
+/// the page cache delivers 10 GB/s and more on one core, disks a few GB/s at most.
+const COLD_BYTES_PER_SEC: f64 = 3e9;
+
+/// Identity chunks compared together while the next window is read ahead: 64 × 4 MiB, 256 MiB
+/// of each side, about a quarter of a second of a fast disk.
+const IDENTITY_WINDOW: usize = 64;
+
+/// Runs `work` over `items` a window of `window` at a time, in order. When a window was read
+/// slower than [`COLD_BYTES_PER_SEC`] (its pages came from disk), a helper thread runs
+/// `read_ahead` on the next window while the current one is worked on, so a cold file streams
+/// from disk instead of being read page fault by page fault; from the page cache nothing extra
+/// is done (asking the kernel about gigabytes of resident pages costs more than it saves).
+fn with_read_ahead<T: Sync>(
+    items: &[T],
+    window: usize,
+    bytes: impl Fn(&[T]) -> u64,
+    read_ahead: impl Fn(&[T]) + Sync,
+    mut work: impl FnMut(&[T]),
+) {
+    let windows: Vec<&[T]> = items.chunks(window.max(1)).collect();
+    let mut cold = false;
+    for (k, current) in windows.iter().enumerate() {
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            if let (true, Some(next)) = (cold, windows.get(k + 1)) {
+                let read_ahead = &read_ahead;
+                scope.spawn(move || read_ahead(next));
+            }
+            work(current);
+        });
+        let secs = started.elapsed().as_secs_f64();
+        cold = bytes(current) as f64 > COLD_BYTES_PER_SEC * secs;
+    }
+}
+
 /// Statistics of one tensor over its finite elements; NaN and Inf are counted, not folded in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SideStats {
@@ -166,8 +202,43 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
     // large the model, and the merge order (hence every bit of the result) never depends on
     // which thread ran what.
     let mut merged: Vec<ChunkAcc> = vec![ChunkAcc::default(); jobs.len()];
-    let mut batch: Vec<(usize, u64, u64)> = Vec::with_capacity(CHUNKS_PER_BATCH);
-    let mut run_batch = |batch: &mut Vec<(usize, u64, u64)>| {
+    let mut unsupported = unsupported;
+    let mut streamed_acc = Vec::new();
+    let mut chunks: Vec<(usize, u64, u64)> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        if unsupported[j].is_some() {
+            continue;
+        }
+        if !flat[j].is_empty() && job_tensors(job).any(|t| t.source.as_deflated().is_some()) {
+            streamed_acc.push((j, streamed(job, tol, progress)));
+            continue;
+        }
+        let numel = job_numel(job);
+        // (an empty tensor is one empty chunk)
+        chunks.extend(
+            (0..numel.max(1))
+                .step_by(CHUNK_ELEMS as usize)
+                .map(|start| (j, start.min(numel), (start + CHUNK_ELEMS).min(numel))),
+        );
+    }
+    // The next batch's bytes are read ahead while one batch is computed.
+    let read_ahead = |batch: &[(usize, u64, u64)]| {
+        for &(j, start, end) in batch {
+            for t in job_tensors(&jobs[j]).filter(|t| t.is_plain()) {
+                let bits = t.dtype.bits();
+                let from = (start * bits / 8) as usize;
+                t.source
+                    .will_need(from, ((end * bits).div_ceil(8)) as usize - from);
+            }
+        }
+    };
+    let bytes = |batch: &[(usize, u64, u64)]| -> u64 {
+        batch
+            .iter()
+            .map(|&(j, s, e)| chunk_bytes(&jobs[j], s, e))
+            .sum()
+    };
+    with_read_ahead(&chunks, CHUNKS_PER_BATCH, bytes, read_ahead, |batch| {
         let results: Vec<ChunkAcc> = batch
             .par_iter()
             .map(|&(j, start, end)| {
@@ -181,33 +252,7 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
         for (&(j, _, _), acc) in batch.iter().zip(&results) {
             merged[j] = merged[j].merge(acc);
         }
-        batch.clear();
-    };
-    let mut unsupported = unsupported;
-    let mut streamed_acc = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        if unsupported[j].is_some() {
-            continue;
-        }
-        if !flat[j].is_empty() && job_tensors(job).any(|t| t.source.as_deflated().is_some()) {
-            streamed_acc.push((j, streamed(job, tol, progress)));
-            continue;
-        }
-        let numel = job_numel(job);
-        let mut start = 0;
-        loop {
-            let end = (start + CHUNK_ELEMS).min(numel);
-            batch.push((j, start, end));
-            if batch.len() == CHUNKS_PER_BATCH {
-                run_batch(&mut batch);
-            }
-            start = end;
-            if start >= numel {
-                break;
-            }
-        }
-    }
-    run_batch(&mut batch);
+    });
     for (j, result) in streamed_acc {
         match result {
             Ok(acc) => merged[j] = acc,
@@ -272,17 +317,36 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
         let bytes: usize = items.iter().map(|(_, s, e)| 2 * (e - s)).sum();
         p.total.fetch_add(bytes as u64, Ordering::Relaxed);
     }
-    let same: Vec<bool> = items
-        .par_iter()
-        .map(|&(i, s, e)| {
+    // A pair found to differ is not read further: its values are read once more by the
+    // statistics anyway, and on a model larger than RAM every byte read twice is read from disk.
+    let differs: Vec<std::sync::atomic::AtomicBool> = (0..pairs.len())
+        .map(|_| std::sync::atomic::AtomicBool::new(false))
+        .collect();
+    let mut same: Vec<bool> = Vec::with_capacity(items.len());
+    let read_ahead = |window: &[(usize, usize, usize)]| {
+        for &(i, s, e) in window {
+            if !differs[i].load(Ordering::Relaxed) {
+                pairs[i].0.source.will_need(s, e - s);
+                pairs[i].1.source.will_need(s, e - s);
+            }
+        }
+    };
+    let bytes = |window: &[(usize, usize, usize)]| -> u64 {
+        window.iter().map(|&(_, s, e)| 2 * (e - s) as u64).sum()
+    };
+    with_read_ahead(&items, IDENTITY_WINDOW, bytes, read_ahead, |window| {
+        same.par_extend(window.par_iter().map(|&(i, s, e)| {
             let (o, n) = pairs[i];
-            let eq = o.bytes()[s..e] == n.bytes()[s..e];
+            let eq = !differs[i].load(Ordering::Relaxed) && o.bytes()[s..e] == n.bytes()[s..e];
+            if !eq {
+                differs[i].store(true, Ordering::Relaxed);
+            }
             if let Some(p) = progress {
                 p.add_done(2 * (e - s) as u64);
             }
             eq
-        })
-        .collect();
+        }));
+    });
     for (&(i, _, _), eq) in items.iter().zip(same) {
         out[i] &= eq;
     }
