@@ -8,6 +8,10 @@ use memmap2::Mmap;
 use crate::deflated::Deflated;
 use serde::Serialize;
 
+/// Most bytes of a compressed record inflated whole into memory when it cannot be streamed
+/// (see [`ByteSource::bytes_in_memory`]): 4 GiB. Sizes come from the file, and a zip bomb
+/// inflates a thousandfold, so without a bound a small hostile file could exhaust memory.
+pub const MAX_INFLATED_BYTES: u64 = 4 << 30;
 /// Every element type diffai knows, named the way numpy/torch name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +214,19 @@ impl ByteSource {
         match &self.repr {
             Repr::Deflated(d) => Some(d),
             Repr::Range { .. } => None,
+        }
+    }
+
+    /// All the bytes, for a reader that needs a whole record in memory (a pickle, a structured
+    /// or text array, a compressed MAT cell): a compressed source that would inflate beyond
+    /// [`MAX_INFLATED_BYTES`] is refused instead of allocated.
+    pub fn bytes_in_memory(&self) -> Result<&[u8], String> {
+        match self.as_deflated() {
+            Some(d) if d.len() > MAX_INFLATED_BYTES => Err(format!(
+                "a compressed record inflates to {} bytes, more than the {MAX_INFLATED_BYTES} bytes diffai inflates into memory",
+                d.len()
+            )),
+            _ => Ok(self.bytes()),
         }
     }
 

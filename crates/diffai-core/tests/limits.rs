@@ -114,6 +114,56 @@ fn mat_v4_name_length_is_limited() {
     assert_names(&error(&path, Some("matlab")), "outside 1..=4096 bytes");
 }
 
+/// A MAT v5 data element: type, byte count, data padded to 8 bytes (little-endian).
+fn mat_element(ty: u32, data: &[u8]) -> Vec<u8> {
+    let mut out = [ty.to_le_bytes(), (data.len() as u32).to_le_bytes()].concat();
+    out.extend(data);
+    out.resize(out.len().div_ceil(8) * 8, 0);
+    out
+}
+
+/// A MAT v5 file holding variable `x`: `cells` 1 × 1 cells nested in one another around a
+/// 1 × 1 double.
+fn nested_cells_mat(cells: usize) -> Vec<u8> {
+    // miMATRIX (14) of array flags (miUINT32: class; nzmax), dimensions (miINT32), name (miINT8)
+    let matrix = |class: u32, name: &[u8], body: &[u8]| -> Vec<u8> {
+        let flags: Vec<u8> = [class, 0].iter().flat_map(|w| w.to_le_bytes()).collect();
+        let dims: Vec<u8> = [1i32, 1].iter().flat_map(|w| w.to_le_bytes()).collect();
+        let inner = [
+            mat_element(6, &flags),
+            mat_element(5, &dims),
+            mat_element(1, name),
+            body.to_vec(),
+        ];
+        mat_element(14, &inner.concat())
+    };
+    // class 6 = double, its real part as miDOUBLE (9); class 1 = cell
+    let mut value = matrix(6, b"", &mat_element(9, &1.5f64.to_le_bytes()));
+    for k in 0..cells {
+        value = matrix(1, if k + 1 == cells { b"x" } else { b"" }, &value);
+    }
+    let mut header = b"MATLAB 5.0 MAT-file, written by diffai's limits test".to_vec();
+    header.resize(116, b' ');
+    header.extend([0u8; 8]); // no subsystem data
+    header.extend([0x00, 0x01, b'I', b'M']); // version 0x0100, little-endian
+    [header, value].concat()
+}
+
+#[test]
+fn mat_cell_nesting_is_limited() {
+    // The variable is level 0: 256 cells put the double at level 256, the last one read.
+    let path = scratch("cells256.mat", &nested_cells_mat(256));
+    let read = formats::read(&path, Some("matlab")).unwrap();
+    let listed = format!("{read:?}");
+    assert_eq!(listed.matches("List(").count(), 256);
+    assert!(
+        listed.contains("Tensor"),
+        "the innermost value was not read"
+    );
+    let path = scratch("cells257.mat", &nested_cells_mat(257));
+    assert_names(&error(&path, Some("matlab")), "deeper than 256 levels");
+}
+
 #[test]
 fn npy_header_nesting_is_limited() {
     // A header dict whose 'descr' nests 65 lists deep.
@@ -145,4 +195,28 @@ fn yaml_alias_expansion_is_limited() {
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.contains("laughs.yaml"), "{err}");
     assert!(err.contains("expands past the limit on nodes"), "{err}");
+}
+
+#[test]
+fn inflating_into_memory_is_limited() {
+    use diffai_core::deflated::{Deflated, Framing};
+    use diffai_core::tensor::{ByteSource, MAX_INFLATED_BYTES};
+    // A record (a pickle, a structured array…) that announces one byte more than the limit is
+    // refused before anything is inflated; streamed tensors are not subject to it.
+    let record = |len| {
+        ByteSource::deflated(Deflated::announced(
+            ByteSource::owned(vec![3, 0]), // raw deflate of no bytes
+            Framing::Raw,
+            len,
+            0,
+        ))
+    };
+    let err = record(MAX_INFLATED_BYTES + 1)
+        .bytes_in_memory()
+        .unwrap_err();
+    assert_names(
+        &err,
+        "more than the 4294967296 bytes diffai inflates into memory",
+    );
+    assert_eq!(record(0).bytes_in_memory().unwrap(), b"");
 }

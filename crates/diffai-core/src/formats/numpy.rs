@@ -190,7 +190,7 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
         data = ByteSource::deflated(d.checked()?);
     }
     let Literal::Str(descr) = descr else {
-        return structured(descr, data.bytes(), &shape, numel, fortran);
+        return structured(descr, data.bytes_in_memory()?, &shape, numel, fortran);
     };
     simple_array(descr, data, &shape, fortran)
 }
@@ -229,7 +229,7 @@ fn simple_array(
     let source = data.slice(0, bytes).ok_or("npy data out of range")?;
     if kind == 'U' || kind == 'S' {
         return Ok(text(
-            source.bytes(),
+            source.bytes_in_memory()?,
             kind,
             size as usize,
             order == '>',

@@ -16,9 +16,6 @@ use crate::value::{Map, Value};
 const HEADER_BYTES: usize = 128;
 /// Deepest nesting of cells and structs accepted (each level costs a little stack).
 const MAX_DEPTH: usize = 256;
-/// Largest miCOMPRESSED element inflated into memory: a hostile stream cannot make diffai
-/// allocate beyond this.
-const MAX_INFLATED_BYTES: u64 = 4 << 30;
 /// Compressed variables up to this size (16 MiB inflated) are inflated whole: cheap to keep, and
 /// their sub-elements are then read at any offset; larger numeric ones are streamed.
 const INFLATE_WHOLE_BYTES: u64 = 16 << 20;
@@ -118,12 +115,7 @@ fn inflate(compressed: &ByteSource, big: bool) -> Result<ByteSource, String> {
             return Ok(stream);
         }
     }
-    if total > MAX_INFLATED_BYTES {
-        return Err(format!(
-            "a compressed variable inflates beyond {MAX_INFLATED_BYTES} bytes"
-        ));
-    }
-    Ok(ByteSource::owned(stream.bytes().to_vec()))
+    Ok(ByteSource::owned(stream.bytes_in_memory()?.to_vec()))
 }
 
 impl Reader {

@@ -24,7 +24,7 @@ use crate::value::{natural_cmp, Map, Value};
 /// Largest dataset (bytes after decompression) read into memory when it cannot be sliced from
 /// the mapped file (chunked, compressed, compact): 4 GiB, as for compressed v5 variables. The
 /// sizes come from the file, so a hostile header cannot make diffai allocate beyond this.
-pub const MAX_READ_BYTES: u64 = 4 << 30;
+pub const MAX_READ_BYTES: u64 = crate::tensor::MAX_INFLATED_BYTES;
 /// Deepest nesting of cells and structs accepted (each level costs a little stack).
 const MAX_DEPTH: usize = 256;
 /// Most dimensions an empty array may list (MATLAB arrays have a few; the list is data).

@@ -135,7 +135,7 @@ fn read_zip(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'static s
         dir: "data",
     };
     let big_endian = match storages.record(&format!("{prefix}byteorder"))? {
-        Some(b) => match b.bytes() {
+        Some(b) => match b.bytes_in_memory()? {
             b"big" => true,
             b"little" => false,
             other => {
@@ -148,7 +148,10 @@ fn read_zip(buf: &Buffer) -> std::result::Result<(Value, Vec<String>, &'static s
         None => false,
     };
     let data = storages.record(&pickle_name)?.ok_or("data.pkl vanished")?;
-    let data = data.bytes().to_vec();
+    let data = data
+        .bytes_in_memory()
+        .map_err(|e| format!("{pickle_name}: {e}"))?
+        .to_vec();
     let mut host = TorchHost::new(&mut storages, big_endian);
     let (value, findings) = evaluate(&data, &mut host)?;
     let format = if torchscript {
