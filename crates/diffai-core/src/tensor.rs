@@ -230,6 +230,16 @@ impl ByteSource {
         }
     }
 
+    /// Where these bytes start in memory (in a file's map or an owned buffer), `None` when they
+    /// are compressed. Work ordered by it reads each file front to back, whatever order the
+    /// tensors are named in (a torch checkpoint stores `layers.2` before `layers.10`).
+    pub fn address(&self) -> Option<usize> {
+        match &self.repr {
+            Repr::Range { .. } => Some(self.bytes().as_ptr() as usize),
+            Repr::Deflated(_) => None,
+        }
+    }
+
     /// All the bytes. A compressed source is inflated whole on first use and kept, so code
     /// that reads large tensors goes through [`ByteSource::windows`] instead.
     pub fn bytes(&self) -> &[u8] {

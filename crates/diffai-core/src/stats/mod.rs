@@ -221,7 +221,15 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
                 .map(|start| (j, start.min(numel), (start + CHUNK_ELEMS).min(numel))),
         );
     }
-    // The next batch's bytes are read ahead while one batch is computed.
+    // In the order of the bytes in memory, so each file is read front to back (a tensor's chunks
+    // keep their order, so the merge order does not change); the next batch's bytes are read
+    // ahead while one batch is computed.
+    chunks.sort_by_key(|&(j, start, _)| {
+        let t = job_tensors(&jobs[j]).next().expect("a job has a tensor");
+        t.source.address().map_or(usize::MAX, |a| {
+            a.saturating_add((start * t.dtype.bits() / 8) as usize)
+        })
+    });
     let read_ahead = |batch: &[(usize, u64, u64)]| {
         for &(j, start, end) in batch {
             for t in job_tensors(&jobs[j]).filter(|t| t.is_plain()) {
@@ -313,6 +321,8 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
             start = end;
         }
     }
+    // File order (see `compute`).
+    items.sort_by_key(|&(i, s, _)| pairs[i].0.source.address().map_or(usize::MAX, |a| a + s));
     if let Some(p) = progress {
         let bytes: usize = items.iter().map(|(_, s, e)| 2 * (e - s)).sum();
         p.total.fetch_add(bytes as u64, Ordering::Relaxed);
