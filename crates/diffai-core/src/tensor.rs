@@ -253,24 +253,49 @@ impl ByteSource {
         }
     }
 
+    /// The map and the range of it (offset, length) that bytes `start..start + len` of a
+    /// memory-mapped source occupy; `None` for other sources.
+    #[cfg(unix)]
+    fn mapped_range(&self, start: usize, len: usize) -> Option<(&Mmap, usize, usize)> {
+        let Repr::Range {
+            buffer: Buffer::Mapped(map),
+            offset,
+            len: total,
+        } = &self.repr
+        else {
+            return None;
+        };
+        let from = offset + start.min(*total);
+        let end = offset + start.saturating_add(len).min(*total);
+        (end > from).then_some((&**map, from, end - from))
+    }
+
     /// Asks the OS to start reading bytes `start..start + len` of a memory-mapped source into
     /// the page cache, without waiting (a no-op for other sources): on a cold file, the next
     /// stretch arrives while the current one is computed on.
     pub fn will_need(&self, start: usize, len: usize) {
         #[cfg(unix)]
-        if let Repr::Range {
-            buffer: Buffer::Mapped(map),
-            offset,
-            len: total,
-        } = &self.repr
-        {
-            /// madvise takes a page-aligned start; 4 KiB divides every page size in use.
-            const PAGE: usize = 4096;
-            let end = offset + (start + len).min(*total);
-            let from = (offset + start.min(*total)) / PAGE * PAGE;
-            if end > from {
-                let _ = map.advise_range(memmap2::Advice::WillNeed, from, end - from);
-            }
+        if let Some((map, from, len)) = self.mapped_range(start, len) {
+            let _ = map.advise_range(memmap2::Advice::WillNeed, from, len);
+        }
+        #[cfg(not(unix))]
+        let _ = (start, len);
+    }
+
+    /// Tells the OS this process is done with bytes `start..start + len` of a memory-mapped
+    /// source for now: their pages are unmapped from the process (they stay in the page cache
+    /// and are mapped again if read again). On a file larger than the page cache, pages that
+    /// are no longer mapped are cheap to reclaim, while reclaiming mapped ones made each read
+    /// wait on unmapping (2 cores busy at 0.45 GB/s in a 28 GB diff).
+    pub fn release(&self, start: usize, len: usize) {
+        #[cfg(unix)]
+        if let Some((map, from, len)) = self.mapped_range(start, len) {
+            // SAFETY: the map is read-only and file-backed, so MADV_DONTNEED only drops this
+            // process's page table entries; a later read maps the same file bytes again. No
+            // reference into the map is invalidated.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len)
+            };
         }
         #[cfg(not(unix))]
         let _ = (start, len);

@@ -41,11 +41,15 @@ const IDENTITY_WINDOW: usize = 64;
 /// `read_ahead` on the next window while the current one is worked on, so a cold file streams
 /// from disk instead of being read page fault by page fault; from the page cache nothing extra
 /// is done (asking the kernel about gigabytes of resident pages costs more than it saves).
+/// After a cold window, `release` lets go of its pages (see [`ByteSource::release`]).
+///
+/// [`ByteSource::release`]: crate::tensor::ByteSource::release
 fn with_read_ahead<T: Sync>(
     items: &[T],
     window: usize,
     bytes: impl Fn(&[T]) -> u64,
     read_ahead: impl Fn(&[T]) + Sync,
+    release: impl Fn(&[T]),
     mut work: impl FnMut(&[T]),
 ) {
     let windows: Vec<&[T]> = items.chunks(window.max(1)).collect();
@@ -60,7 +64,10 @@ fn with_read_ahead<T: Sync>(
             work(current);
         });
         let secs = started.elapsed().as_secs_f64();
-        cold = bytes(current) as f64 > COLD_BYTES_PER_SEC * secs;
+        cold = (bytes(current) as f64) < COLD_BYTES_PER_SEC * secs;
+        if cold {
+            release(current);
+        }
     }
 }
 
@@ -230,37 +237,47 @@ pub fn compute(jobs: &[Job], tol: Tolerance, progress: Option<&Progress>) -> Vec
             a.saturating_add((start * t.dtype.bits() / 8) as usize)
         })
     });
-    let read_ahead = |batch: &[(usize, u64, u64)]| {
+    // Calls `f` with each plain tensor's source and byte range (start, length) in `batch`.
+    let ranges = |batch: &[(usize, u64, u64)], f: &dyn Fn(&ByteSource, usize, usize)| {
         for &(j, start, end) in batch {
             for t in job_tensors(&jobs[j]).filter(|t| t.is_plain()) {
                 let bits = t.dtype.bits();
                 let from = (start * bits / 8) as usize;
-                t.source
-                    .will_need(from, ((end * bits).div_ceil(8)) as usize - from);
+                f(&t.source, from, ((end * bits).div_ceil(8)) as usize - from);
             }
         }
     };
+    let read_ahead =
+        |batch: &[(usize, u64, u64)]| ranges(batch, &|s, from, len| s.will_need(from, len));
+    let release = |batch: &[(usize, u64, u64)]| ranges(batch, &|s, from, len| s.release(from, len));
     let bytes = |batch: &[(usize, u64, u64)]| -> u64 {
         batch
             .iter()
             .map(|&(j, s, e)| chunk_bytes(&jobs[j], s, e))
             .sum()
     };
-    with_read_ahead(&chunks, CHUNKS_PER_BATCH, bytes, read_ahead, |batch| {
-        let results: Vec<ChunkAcc> = batch
-            .par_iter()
-            .map(|&(j, start, end)| {
-                let acc = chunk(&jobs[j], start, end, tol);
-                if let Some(p) = progress {
-                    p.add_done(chunk_bytes(&jobs[j], start, end));
-                }
-                acc
-            })
-            .collect();
-        for (&(j, _, _), acc) in batch.iter().zip(&results) {
-            merged[j] = merged[j].merge(acc);
-        }
-    });
+    with_read_ahead(
+        &chunks,
+        CHUNKS_PER_BATCH,
+        bytes,
+        read_ahead,
+        release,
+        |batch| {
+            let results: Vec<ChunkAcc> = batch
+                .par_iter()
+                .map(|&(j, start, end)| {
+                    let acc = chunk(&jobs[j], start, end, tol);
+                    if let Some(p) = progress {
+                        p.add_done(chunk_bytes(&jobs[j], start, end));
+                    }
+                    acc
+                })
+                .collect();
+            for (&(j, _, _), acc) in batch.iter().zip(&results) {
+                merged[j] = merged[j].merge(acc);
+            }
+        },
+    );
     for (j, result) in streamed_acc {
         match result {
             Ok(acc) => merged[j] = acc,
@@ -344,19 +361,32 @@ pub fn identical(pairs: &[(&Tensor, &Tensor)], progress: Option<&Progress>) -> V
     let bytes = |window: &[(usize, usize, usize)]| -> u64 {
         window.iter().map(|&(_, s, e)| 2 * (e - s) as u64).sum()
     };
-    with_read_ahead(&items, IDENTITY_WINDOW, bytes, read_ahead, |window| {
-        same.par_extend(window.par_iter().map(|&(i, s, e)| {
-            let (o, n) = pairs[i];
-            let eq = !differs[i].load(Ordering::Relaxed) && o.bytes()[s..e] == n.bytes()[s..e];
-            if !eq {
-                differs[i].store(true, Ordering::Relaxed);
-            }
-            if let Some(p) = progress {
-                p.add_done(2 * (e - s) as u64);
-            }
-            eq
-        }));
-    });
+    let release = |window: &[(usize, usize, usize)]| {
+        for &(i, s, e) in window {
+            pairs[i].0.source.release(s, e - s);
+            pairs[i].1.source.release(s, e - s);
+        }
+    };
+    with_read_ahead(
+        &items,
+        IDENTITY_WINDOW,
+        bytes,
+        read_ahead,
+        release,
+        |window| {
+            same.par_extend(window.par_iter().map(|&(i, s, e)| {
+                let (o, n) = pairs[i];
+                let eq = !differs[i].load(Ordering::Relaxed) && o.bytes()[s..e] == n.bytes()[s..e];
+                if !eq {
+                    differs[i].store(true, Ordering::Relaxed);
+                }
+                if let Some(p) = progress {
+                    p.add_done(2 * (e - s) as u64);
+                }
+                eq
+            }));
+        },
+    );
     for (&(i, _, _), eq) in items.iter().zip(same) {
         out[i] &= eq;
     }
@@ -1066,6 +1096,43 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
 mod tests {
     use super::*;
     use crate::tensor::ByteSource;
+
+    /// Windows run in order, each once; the next window is read ahead, and the current one
+    /// released, only after a window that ran slower than the page cache (from disk).
+    #[test]
+    fn read_ahead_and_release_follow_slow_windows() {
+        use std::sync::Mutex;
+        for slow in [false, true] {
+            let items: Vec<usize> = (0..10).collect();
+            let (worked, ahead, released) =
+                (Mutex::new(vec![]), Mutex::new(vec![]), Mutex::new(vec![]));
+            // A window "holds" 1 byte (slow: takes a millisecond) or 2^60 bytes (fast).
+            let bytes = |_: &[usize]| if slow { 1 } else { 1 << 60 };
+            with_read_ahead(
+                &items,
+                3,
+                bytes,
+                |w: &[usize]| ahead.lock().unwrap().push(w[0]),
+                |w: &[usize]| released.lock().unwrap().push(w[0]),
+                |w: &[usize]| {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    worked.lock().unwrap().extend_from_slice(w);
+                },
+            );
+            assert_eq!(worked.into_inner().unwrap(), items);
+            let (ahead, released) = (ahead.into_inner().unwrap(), released.into_inner().unwrap());
+            if slow {
+                // windows start at 0, 3, 6, 9: after the first, each next one is read ahead
+                assert_eq!(ahead, vec![6, 9]);
+                assert_eq!(released, vec![0, 3, 6, 9]);
+            } else {
+                assert!(
+                    ahead.is_empty() && released.is_empty(),
+                    "{ahead:?} {released:?}"
+                );
+            }
+        }
+    }
 
     /// Ranges cover every element once, in order, aligned; a range read from its middle gives
     /// the same values as the whole; the combined result is the same at any thread count.
