@@ -1,0 +1,91 @@
+//! Every analysis over tensors of degenerate shapes (no columns, no rows, many rows of nothing,
+//! projections whose shapes do not fit one another): answers or says what is missing, in
+//! bounded time and memory, and never panics.
+
+use std::path::Path;
+
+use diffai_core::analysis::{self, Field, Finding, Input, Settings, ANALYSES};
+use diffai_core::diff::{self, Options};
+use diffai_core::tensor::{ByteSource, DType, Tensor};
+use diffai_core::value::{Map, Value};
+use diffai_core::Artifact;
+
+/// A float32 tensor of `shape` with elements `seed, seed + 1, …` (so two seeds differ everywhere).
+fn tensor(shape: &[u64], seed: f32) -> Value {
+    let numel: u64 = shape.iter().product();
+    let bytes: Vec<u8> = (0..numel)
+        .flat_map(|i| (seed + i as f32).to_le_bytes())
+        .collect();
+    Value::Tensor(Box::new(Tensor::dense(
+        DType::F32,
+        shape.to_vec(),
+        ByteSource::owned(bytes),
+    )))
+}
+
+fn artifact(entries: Vec<(&str, Value)>) -> Artifact {
+    let mut root = Map::new();
+    for (k, v) in entries {
+        root.push(k.to_string(), v);
+    }
+    Artifact::from_file(
+        Path::new("degenerate"),
+        "safetensors",
+        0,
+        Value::Map(root),
+        Vec::new(),
+    )
+}
+
+/// Every analysis over `old` → `new`.
+fn run_all(old: &Artifact, new: &Artifact, settings: &Settings) -> Vec<(&'static str, Finding)> {
+    let opts = Options::default();
+    let report = diff::diff(old, new, &opts, None);
+    let input = Input {
+        old,
+        new,
+        options: &opts,
+        report: &report,
+        settings,
+    };
+    let flags: Vec<&str> = ANALYSES.iter().map(|a| a.flag()).collect();
+    let found = analysis::run(&flags, &input).0;
+    serde_json::to_string(&analysis::Analyses(found.clone())).unwrap();
+    found
+}
+
+fn finding<'a>(found: &'a [(&'static str, Finding)], name: &str) -> &'a Finding {
+    &found.iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+fn cell<'a>(row: &'a [(&'static str, Field)], k: &str) -> Option<&'a Field> {
+    row.iter().find(|(n, _)| *n == k).map(|(_, f)| f)
+}
+
+/// An embedding table of 2^40 rows and no columns holds no element: its drift is said to be
+/// missing, without a per-row buffer (8 TiB) being allocated.
+#[test]
+fn embedding_of_many_rows_and_no_columns() {
+    let old = artifact(vec![("embed_tokens.weight", tensor(&[1 << 40, 0], 0.0))]);
+    let new = artifact(vec![("embed_tokens.weight", tensor(&[1 << 40, 0], 1.0))]);
+    let found = run_all(&old, &new, &Settings::default());
+    let e = finding(&found, "embedding_analysis");
+    assert_eq!(e.rows.len(), 1);
+    assert!(
+        matches!(cell(&e.rows[0], "drift"), Some(Field::Missing(_))),
+        "{:?}",
+        e.rows[0]
+    );
+}
+
+/// Many rows of nothing, and nothing of many columns, as plain 2-D weights (not embeddings by
+/// name): the low-rank sketch has rank 0 and the other analyses answer.
+#[test]
+fn weights_without_rows_or_columns() {
+    for shape in [[1u64 << 40, 0], [0, 1 << 40], [0, 0], [3, 0], [0, 3]] {
+        let old = artifact(vec![("fc.weight", tensor(&shape, 0.0))]);
+        let new = artifact(vec![("fc.weight", tensor(&shape, 1.0))]);
+        let found = run_all(&old, &new, &Settings::default());
+        assert_eq!(found.len(), ANALYSES.len(), "{shape:?}");
+    }
+}
