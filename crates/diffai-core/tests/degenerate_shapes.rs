@@ -89,3 +89,89 @@ fn weights_without_rows_or_columns() {
         assert_eq!(found.len(), ANALYSES.len(), "{shape:?}");
     }
 }
+
+/// Attention projections of no rows with a large head count (from `--num-heads` or metadata):
+/// no head has rows, so none is listed, rather than one empty row per head.
+#[test]
+fn attention_without_rows_lists_no_heads() {
+    let side = |seed| {
+        artifact(vec![
+            ("attn.q_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.k_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.v_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.o_proj.weight", tensor(&[4, 0], seed)),
+            ("num_attention_heads", Value::Int(1 << 20)),
+        ])
+    };
+    let (old, new) = (side(0.0), side(1.0));
+    for heads in [None, Some(1 << 20)] {
+        let settings = Settings {
+            num_heads: heads,
+            ..Settings::default()
+        };
+        let found = run_all(&old, &new, &settings);
+        for name in [
+            "attention_analysis",
+            "head_importance",
+            "attention_pattern_diff",
+        ] {
+            assert!(finding(&found, name).rows.is_empty(), "{name} {heads:?}");
+        }
+    }
+}
+
+/// Grouped-query attention (k/v with fewer rows than q), a query width other than the model
+/// width (o_proj `[E, heads·d]` with heads·d ≠ E) and a query that grew between the sides: each
+/// head reads only rows and columns its projections have.
+#[test]
+fn attention_projections_of_other_shapes() {
+    let cases: [(&str, [[u64; 2]; 4], [[u64; 2]; 4]); 3] = [
+        // q, k, v, o of old; the same of new
+        (
+            "grouped-query",
+            [[8, 4], [4, 4], [4, 4], [4, 8]],
+            [[8, 4], [4, 4], [4, 4], [4, 8]],
+        ),
+        (
+            "wide heads",
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+        ),
+        (
+            "query grew",
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+            [[4, 4], [4, 4], [4, 4], [4, 4]],
+        ),
+    ];
+    for (what, old, new) in cases {
+        let side = |shapes: [[u64; 2]; 4], seed| {
+            let names = ["q_proj", "k_proj", "v_proj", "o_proj"];
+            artifact(
+                names
+                    .iter()
+                    .zip(shapes)
+                    .map(|(n, s)| {
+                        (
+                            // leaked: the names live as long as the test
+                            &*Box::leak(format!("attn.{n}.weight").into_boxed_str()),
+                            tensor(&s, seed),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        for swap in [false, true] {
+            let (a, b) = if swap {
+                (side(new, 1.0), side(old, 0.0))
+            } else {
+                (side(old, 0.0), side(new, 1.0))
+            };
+            let settings = Settings {
+                num_heads: Some(4),
+                ..Settings::default()
+            };
+            let found = run_all(&a, &b, &settings);
+            assert_eq!(found.len(), ANALYSES.len(), "{what}");
+        }
+    }
+}
