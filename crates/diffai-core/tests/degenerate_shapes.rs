@@ -125,7 +125,9 @@ fn attention_without_rows_lists_no_heads() {
 /// head reads only rows and columns its projections have.
 #[test]
 fn attention_projections_of_other_shapes() {
-    let cases: [(&str, [[u64; 2]; 4], [[u64; 2]; 4]); 3] = [
+    /// Shapes of q, k, v and o.
+    type Shapes = [[u64; 2]; 4];
+    let cases: [(&str, Shapes, Shapes); 3] = [
         // q, k, v, o of old; the same of new
         (
             "grouped-query",
@@ -144,7 +146,7 @@ fn attention_projections_of_other_shapes() {
         ),
     ];
     for (what, old, new) in cases {
-        let side = |shapes: [[u64; 2]; 4], seed| {
+        let side = |shapes: Shapes, seed| {
             let names = ["q_proj", "k_proj", "v_proj", "o_proj"];
             artifact(
                 names
