@@ -78,15 +78,28 @@ fn embedding_of_many_rows_and_no_columns() {
     );
 }
 
-/// Many rows of nothing, and nothing of many columns, as plain 2-D weights (not embeddings by
-/// name): the low-rank sketch has rank 0 and the other analyses answer.
+/// Many rows of nothing (up to u64::MAX), and nothing of many columns, as plain 2-D weights and
+/// as embeddings by name: the low-rank sketch has rank 0 and the other analyses answer.
 #[test]
 fn weights_without_rows_or_columns() {
-    for shape in [[1u64 << 40, 0], [0, 1 << 40], [0, 0], [3, 0], [0, 3]] {
-        let old = artifact(vec![("fc.weight", tensor(&shape, 0.0))]);
-        let new = artifact(vec![("fc.weight", tensor(&shape, 1.0))]);
+    let shapes = [
+        [1u64 << 40, 0],
+        [0, 1 << 40],
+        [u64::MAX, 0],
+        [0, u64::MAX],
+        [(1 << 63) + 1, 0],
+        [0, 0],
+        [3, 0],
+        [0, 3],
+    ];
+    for (shape, name) in shapes
+        .iter()
+        .flat_map(|s| [(s, "fc.weight"), (s, "embed_tokens.weight")])
+    {
+        let old = artifact(vec![(name, tensor(shape, 0.0))]);
+        let new = artifact(vec![(name, tensor(shape, 1.0))]);
         let found = run_all(&old, &new, &Settings::default());
-        assert_eq!(found.len(), ANALYSES.len(), "{shape:?}");
+        assert_eq!(found.len(), ANALYSES.len(), "{name} {shape:?}");
     }
 }
 
