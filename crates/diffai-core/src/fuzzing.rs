@@ -1,17 +1,27 @@
 //! Entry points shared by the fuzz targets (`fuzz/`) and the tests that replay their corpora:
-//! each parses arbitrary bytes and, when that succeeds, runs everything downstream (statistics
-//! of every tensor, a diff of the artifact against itself). Any panic is a bug.
+//! each parses arbitrary bytes and, when that succeeds, runs everything downstream: statistics
+//! of every tensor, a diff of the artifact against itself, against an empty artifact (both ways)
+//! and against a changed and a reshaped copy, every registered analysis over those pairs, and
+//! the JSON rendering of each report. Any panic is a bug.
 
 use std::path::Path;
 
+use crate::analysis::{self, Input, Settings, ANALYSES};
 use crate::artifact::Artifact;
 use crate::diff::{self, Options};
 use crate::formats::safetensors;
 use crate::inspect;
-use crate::value::Value;
+use crate::tensor::{ByteSource, Tensor};
+use crate::value::{Map, Value};
 
 /// The name inputs carry in error messages.
 const FUZZ_PATH: &str = "fuzz-input";
+
+/// Most tensor elements (summed over the artifact) for which the comparisons with other
+/// artifacts and the analyses run (1 Mi elements, 8 MiB as f64): past it they take seconds in a
+/// debug build, so a fuzz run would spend its time there instead of on new inputs. Parsing,
+/// inspection and the diff against itself run at any size.
+const MAX_EXERCISED_ELEMENTS: u64 = 1 << 20;
 
 /// Parses `data` as safetensors and, if it is valid, computes everything over it.
 pub fn safetensors(data: &[u8]) {
@@ -116,7 +126,8 @@ pub fn structured(data: &[u8]) {
 }
 
 fn exercise(a: Artifact) {
-    let _ = inspect::inspect(&a, None);
+    let inspection = inspect::inspect(&a, None);
+    rendered(&inspection);
     let opts = Options {
         include_unchanged: true,
         one_sided_stats: true,
@@ -124,4 +135,92 @@ fn exercise(a: Artifact) {
     };
     let report = diff::diff(&a, &a, &opts, None);
     assert_eq!(report.summary.differences(), 0, "an artifact equals itself");
+    rendered(&report);
+
+    let elements = a
+        .root
+        .tensors()
+        .iter()
+        .fold(0u64, |sum, (_, t)| sum.saturating_add(t.numel()));
+    if elements > MAX_EXERCISED_ELEMENTS {
+        return;
+    }
+    let empty = Artifact {
+        root: Value::Map(Map::new()),
+        findings: Vec::new(),
+        ..a.clone()
+    };
+    let changed = Artifact {
+        root: rebuilt(&a.root, &changed_tensor),
+        ..a.clone()
+    };
+    let reshaped = Artifact {
+        root: rebuilt(&a.root, &reshaped_tensor),
+        ..a.clone()
+    };
+    // The head count comes from the input's size, so the fuzzer reaches both sources of it
+    // (`--num-heads`, else the artifact's metadata).
+    let settings = Settings {
+        num_heads: [None, Some(1), Some(2), Some(3)][(a.file_size % 4) as usize],
+        ..Settings::default()
+    };
+    let flags: Vec<&str> = ANALYSES.iter().map(|x| x.flag()).collect();
+    for (old, new) in [(&a, &empty), (&empty, &a), (&a, &changed), (&a, &reshaped)] {
+        let mut report = diff::diff(old, new, &opts, None);
+        let input = Input {
+            old,
+            new,
+            options: &opts,
+            report: &report,
+            settings: &settings,
+        };
+        report.analyses = analysis::run(&flags, &input);
+        diff::sort_by_change_magnitude(&mut report.changes);
+        rendered(&report);
+    }
+}
+
+/// The JSON of a report, which must serialise and read back as JSON.
+fn rendered(value: &impl serde::Serialize) {
+    let json = serde_json::to_vec(value).expect("a report serialises");
+    serde_json::from_slice::<serde_json::Value>(&json).expect("a report is valid JSON");
+}
+
+/// `v` with every tensor replaced by `tensor(t)`.
+fn rebuilt(v: &Value, tensor: &dyn Fn(&Tensor) -> Tensor) -> Value {
+    match v {
+        Value::Map(m) => {
+            let mut out = Map::new();
+            for (k, v) in m.iter() {
+                out.push(k.clone(), rebuilt(v, tensor));
+            }
+            Value::Map(out)
+        }
+        Value::List(items) => Value::List(items.iter().map(|v| rebuilt(v, tensor)).collect()),
+        Value::Tensor(t) => Value::Tensor(Box::new(tensor(t))),
+        other => other.clone(),
+    }
+}
+
+/// The same tensor with its bytes rotated by one and the first flipped: other values, some of
+/// them NaN or infinite, in the same layout. Compressed sources are kept as they are.
+fn changed_tensor(t: &Tensor) -> Tensor {
+    let mut t = t.clone();
+    if t.source.as_deflated().is_none() && !t.source.is_empty() {
+        let mut bytes = t.source.bytes().to_vec();
+        bytes.rotate_left(1);
+        bytes[0] ^= 0xff;
+        t.source = ByteSource::owned(bytes);
+    }
+    t
+}
+
+/// The same bytes read under the reversed shape (`[r, c]` → `[c, r]`), for dense tensors; views
+/// (strided) are kept, as their strides belong to their shape.
+fn reshaped_tensor(t: &Tensor) -> Tensor {
+    let mut t = t.clone();
+    if t.strides.is_none() {
+        t.shape.reverse();
+    }
+    t
 }

@@ -36,6 +36,30 @@ struct Projections {
     o: Option<Vec<f64>>,
     /// Embedding width E (columns of Q).
     width: usize,
+    /// Columns of the output projection (heads · d when it fits Q).
+    o_cols: usize,
+}
+
+impl Projections {
+    /// Rows of Q (heads · d).
+    fn query_rows(&self) -> usize {
+        self.q.as_ref().map_or(0, |q| q.len() / self.width.max(1))
+    }
+
+    /// Drops what does not fit Q `[heads·d, E]`: K and V of other shapes (grouped-query
+    /// attention shares fewer K/V heads among the query heads, which these analyses do not
+    /// pair) and an output projection whose columns are not Q's rows.
+    fn keep_fitting(&mut self) {
+        let q_len = self.q.as_ref().map(Vec::len);
+        for p in [&mut self.k, &mut self.v] {
+            if p.as_ref().map(Vec::len) != q_len {
+                *p = None;
+            }
+        }
+        if self.o_cols != self.query_rows() || self.o_cols == 0 {
+            self.o = None;
+        }
+    }
 }
 
 fn heads(input: &Input) -> Option<usize> {
@@ -99,8 +123,16 @@ fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
                 }
                 "k" => p.k = Some(m),
                 "v" => p.v = Some(m),
-                "o" => p.o = Some(m),
+                "o" => {
+                    p.o = Some(m);
+                    p.o_cols = cols;
+                }
                 _ => {
+                    // Q, K and V are three equal blocks of rows (after the transpose).
+                    let rows = if conv1d { t.shape[1] } else { t.shape[0] };
+                    if !rows.is_multiple_of(3) {
+                        continue;
+                    }
                     let third = m.len() / 3;
                     p.q = Some(m[..third].to_vec());
                     p.k = Some(m[third..2 * third].to_vec());
@@ -110,7 +142,18 @@ fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
             }
         }
     }
-    out.retain(|_, [a, b]| a.q.is_some() && b.q.is_some() && a.width > 0 && a.width == b.width);
+    for [a, b] in out.values_mut() {
+        a.keep_fitting();
+        b.keep_fitting();
+    }
+    // Both sides' Q of the same shape, with rows: head h of one side is head h of the other.
+    out.retain(|_, [a, b]| {
+        a.q.is_some()
+            && a.width > 0
+            && a.width == b.width
+            && a.query_rows() > 0
+            && a.q.as_ref().map(Vec::len) == b.q.as_ref().map(Vec::len)
+    });
     out
 }
 
@@ -174,7 +217,7 @@ fn each_head(
     }
     let mut rows = Vec::new();
     for (name, [old, new]) in &modules {
-        let rows_q = old.q.as_ref().map_or(0, |q| q.len() / old.width);
+        let rows_q = old.query_rows();
         if heads == 0 || rows_q % heads != 0 {
             return Finding::default().field(
                 "heads",
@@ -273,12 +316,13 @@ impl Analysis for HeadImportance {
                 let (v, o) = (p.v.as_ref()?, p.o.as_ref()?);
                 let e = p.width;
                 let wv = head_rows(v, e, d, h);
-                // W_O^h: columns h·d…(h+1)·d of o (E × E), taken as d rows of length E (its transpose).
-                let rows_o = o.len() / e;
+                // W_O^h: columns h·d…(h+1)·d of o (E_out × heads·d), taken as d rows of length
+                // E_out (its transpose).
+                let rows_o = o.len() / p.o_cols;
                 let mut wo_t = vec![0.0; d * rows_o];
                 for r in 0..rows_o {
                     for c in 0..d {
-                        wo_t[c * rows_o + r] = o[r * e + h * d + c];
+                        wo_t[c * rows_o + r] = o[r * p.o_cols + h * d + c];
                     }
                 }
                 // ‖W_O^h W_V^h‖² = trace((W_O^hᵀ W_O^h)(W_V^h W_V^hᵀ))

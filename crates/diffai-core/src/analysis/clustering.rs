@@ -40,7 +40,10 @@ impl Analysis for ClusteringChange {
             let (o, n) = (e.old.expect("both"), e.new.expect("both"));
             // rows pair by index: a grown vocabulary compares its first rows
             let (r, c) = (o.shape[0].min(n.shape[0]) as usize, o.shape[1] as usize);
-            let jaccard = if o.numel() > MAX_TABLE || r <= K {
+            // A table of no columns (which may count up to u64::MAX rows) has no neighbours.
+            let jaccard = if c == 0 {
+                Field::Missing("the table has no columns".into())
+            } else if o.numel() > MAX_TABLE || r <= K {
                 Field::Missing(format!(
                     "table of {r} rows x {c} is outside the sampled range"
                 ))

@@ -42,9 +42,16 @@ impl Analysis for Embedding {
             (Vec::new(), Vec::new());
         for e in &tables {
             let (o, n) = (e.old.expect("both"), e.new.expect("both"));
-            let cols = o.shape[1].max(1);
+            let cols = o.shape[1];
             let shared_rows = o.shape[0].min(n.shape[0]);
-            let row = match drift_per_row(o, n, shared_rows, cols) {
+            // Rows of no columns have no direction, and may be as many as a u64 counts (the
+            // table holds no element): said, rather than a per-row buffer of that length.
+            let computed = if cols == 0 {
+                Err("the table has no columns".to_string())
+            } else {
+                drift_per_row(o, n, shared_rows, cols)
+            };
+            let row = match computed {
                 Ok(d) => d,
                 Err(why) => {
                     rows.push(vec![

@@ -1,0 +1,192 @@
+//! Every analysis over tensors of degenerate shapes (no columns, no rows, many rows of nothing,
+//! projections whose shapes do not fit one another): answers or says what is missing, in
+//! bounded time and memory, and never panics.
+
+use std::path::Path;
+
+use diffai_core::analysis::{self, Field, Finding, Input, Settings, ANALYSES};
+use diffai_core::diff::{self, Options};
+use diffai_core::tensor::{ByteSource, DType, Tensor};
+use diffai_core::value::{Map, Value};
+use diffai_core::Artifact;
+
+/// A float32 tensor of `shape` with elements `seed, seed + 1, …` (so two seeds differ everywhere).
+fn tensor(shape: &[u64], seed: f32) -> Value {
+    let numel: u64 = shape.iter().product();
+    let bytes: Vec<u8> = (0..numel)
+        .flat_map(|i| (seed + i as f32).to_le_bytes())
+        .collect();
+    Value::Tensor(Box::new(Tensor::dense(
+        DType::F32,
+        shape.to_vec(),
+        ByteSource::owned(bytes),
+    )))
+}
+
+fn artifact(entries: Vec<(&str, Value)>) -> Artifact {
+    let mut root = Map::new();
+    for (k, v) in entries {
+        root.push(k.to_string(), v);
+    }
+    Artifact::from_file(
+        Path::new("degenerate"),
+        "safetensors",
+        0,
+        Value::Map(root),
+        Vec::new(),
+    )
+}
+
+/// Every analysis over `old` → `new`.
+fn run_all(old: &Artifact, new: &Artifact, settings: &Settings) -> Vec<(&'static str, Finding)> {
+    let opts = Options::default();
+    let report = diff::diff(old, new, &opts, None);
+    let input = Input {
+        old,
+        new,
+        options: &opts,
+        report: &report,
+        settings,
+    };
+    let flags: Vec<&str> = ANALYSES.iter().map(|a| a.flag()).collect();
+    let found = analysis::run(&flags, &input).0;
+    serde_json::to_string(&analysis::Analyses(found.clone())).unwrap();
+    found
+}
+
+fn finding<'a>(found: &'a [(&'static str, Finding)], name: &str) -> &'a Finding {
+    &found.iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+fn cell<'a>(row: &'a [(&'static str, Field)], k: &str) -> Option<&'a Field> {
+    row.iter().find(|(n, _)| *n == k).map(|(_, f)| f)
+}
+
+/// An embedding table of 2^40 rows and no columns holds no element: its drift is said to be
+/// missing, without a per-row buffer (8 TiB) being allocated.
+#[test]
+fn embedding_of_many_rows_and_no_columns() {
+    let old = artifact(vec![("embed_tokens.weight", tensor(&[1 << 40, 0], 0.0))]);
+    let new = artifact(vec![("embed_tokens.weight", tensor(&[1 << 40, 0], 1.0))]);
+    let found = run_all(&old, &new, &Settings::default());
+    let e = finding(&found, "embedding_analysis");
+    assert_eq!(e.rows.len(), 1);
+    assert!(
+        matches!(cell(&e.rows[0], "drift"), Some(Field::Missing(_))),
+        "{:?}",
+        e.rows[0]
+    );
+}
+
+/// Many rows of nothing (up to u64::MAX), and nothing of many columns, as plain 2-D weights and
+/// as embeddings by name: the low-rank sketch has rank 0 and the other analyses answer.
+#[test]
+fn weights_without_rows_or_columns() {
+    let shapes = [
+        [1u64 << 40, 0],
+        [0, 1 << 40],
+        [u64::MAX, 0],
+        [0, u64::MAX],
+        [(1 << 63) + 1, 0],
+        [0, 0],
+        [3, 0],
+        [0, 3],
+    ];
+    for (shape, name) in shapes
+        .iter()
+        .flat_map(|s| [(s, "fc.weight"), (s, "embed_tokens.weight")])
+    {
+        let old = artifact(vec![(name, tensor(shape, 0.0))]);
+        let new = artifact(vec![(name, tensor(shape, 1.0))]);
+        let found = run_all(&old, &new, &Settings::default());
+        assert_eq!(found.len(), ANALYSES.len(), "{name} {shape:?}");
+    }
+}
+
+/// Attention projections of no rows with a large head count (from `--num-heads` or metadata):
+/// no head has rows, so none is listed, rather than one empty row per head.
+#[test]
+fn attention_without_rows_lists_no_heads() {
+    let side = |seed| {
+        artifact(vec![
+            ("attn.q_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.k_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.v_proj.weight", tensor(&[0, 4], seed)),
+            ("attn.o_proj.weight", tensor(&[4, 0], seed)),
+            ("num_attention_heads", Value::Int(1 << 20)),
+        ])
+    };
+    let (old, new) = (side(0.0), side(1.0));
+    for heads in [None, Some(1 << 20)] {
+        let settings = Settings {
+            num_heads: heads,
+            ..Settings::default()
+        };
+        let found = run_all(&old, &new, &settings);
+        for name in [
+            "attention_analysis",
+            "head_importance",
+            "attention_pattern_diff",
+        ] {
+            assert!(finding(&found, name).rows.is_empty(), "{name} {heads:?}");
+        }
+    }
+}
+
+/// Grouped-query attention (k/v with fewer rows than q), a query width other than the model
+/// width (o_proj `[E, heads·d]` with heads·d ≠ E) and a query that grew between the sides: each
+/// head reads only rows and columns its projections have.
+#[test]
+fn attention_projections_of_other_shapes() {
+    /// Shapes of q, k, v and o.
+    type Shapes = [[u64; 2]; 4];
+    let cases: [(&str, Shapes, Shapes); 3] = [
+        // q, k, v, o of old; the same of new
+        (
+            "grouped-query",
+            [[8, 4], [4, 4], [4, 4], [4, 8]],
+            [[8, 4], [4, 4], [4, 4], [4, 8]],
+        ),
+        (
+            "wide heads",
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+        ),
+        (
+            "query grew",
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
+            [[4, 4], [4, 4], [4, 4], [4, 4]],
+        ),
+    ];
+    for (what, old, new) in cases {
+        let side = |shapes: Shapes, seed| {
+            let names = ["q_proj", "k_proj", "v_proj", "o_proj"];
+            artifact(
+                names
+                    .iter()
+                    .zip(shapes)
+                    .map(|(n, s)| {
+                        (
+                            // leaked: the names live as long as the test
+                            &*Box::leak(format!("attn.{n}.weight").into_boxed_str()),
+                            tensor(&s, seed),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        for swap in [false, true] {
+            let (a, b) = if swap {
+                (side(new, 1.0), side(old, 0.0))
+            } else {
+                (side(old, 0.0), side(new, 1.0))
+            };
+            let settings = Settings {
+                num_heads: Some(4),
+                ..Settings::default()
+            };
+            let found = run_all(&a, &b, &settings);
+            assert_eq!(found.len(), ANALYSES.len(), "{what}");
+        }
+    }
+}
