@@ -187,6 +187,25 @@ fn attention_projections_of_other_shapes() {
             };
             let found = run_all(&a, &b, &settings);
             assert_eq!(found.len(), ANALYSES.len(), "{what}");
+            // What was left out is said, not silently dropped.
+            let said = finding(&found, "attention_analysis")
+                .fields
+                .iter()
+                .find(|(n, _)| *n == "left_out")
+                .map(|(_, f)| format!("{f:?}"));
+            match what {
+                "grouped-query" => {
+                    let said = said.expect("grouped-query K/V left out without a word");
+                    assert!(said.contains("k not of q's shape (grouped-query"), "{said}");
+                    assert!(said.contains("v not of q's shape"), "{said}");
+                    assert_eq!(said.matches("k not").count(), 1, "{said}");
+                }
+                "wide heads" => {
+                    // o [E, heads·d] fits q [heads·d, E]: everything is used
+                    assert_eq!(said, None, "{what}")
+                }
+                _ => {}
+            }
         }
     }
 }

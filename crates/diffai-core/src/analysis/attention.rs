@@ -38,6 +38,8 @@ struct Projections {
     width: usize,
     /// Columns of the output projection (heads · d when it fits Q).
     o_cols: usize,
+    /// Why projections the file holds were left out, for the output.
+    left_out: Vec<&'static str>,
 }
 
 impl Projections {
@@ -51,13 +53,24 @@ impl Projections {
     /// pair) and an output projection whose columns are not Q's rows.
     fn keep_fitting(&mut self) {
         let q_len = self.q.as_ref().map(Vec::len);
-        for p in [&mut self.k, &mut self.v] {
-            if p.as_ref().map(Vec::len) != q_len {
+        for (p, why) in [
+            (
+                &mut self.k,
+                "k not of q's shape (grouped-query attention is not analysed)",
+            ),
+            (
+                &mut self.v,
+                "v not of q's shape (grouped-query attention is not analysed)",
+            ),
+        ] {
+            if p.is_some() && p.as_ref().map(Vec::len) != q_len {
                 *p = None;
+                self.left_out.push(why);
             }
         }
-        if self.o_cols != self.query_rows() || self.o_cols == 0 {
+        if self.o.is_some() && (self.o_cols != self.query_rows() || self.o_cols == 0) {
             self.o = None;
+            self.left_out.push("o: its columns are not q's rows");
         }
     }
 }
@@ -235,12 +248,27 @@ fn each_head(
             }
         }
     }
-    Finding {
+    // What the files hold but these analyses could not use, per module.
+    let left_out: Vec<String> = modules
+        .iter()
+        .filter_map(|(name, [old, new])| {
+            let mut why: Vec<&str> = old.left_out.iter().chain(&new.left_out).copied().collect();
+            why.sort_unstable();
+            why.dedup();
+            (!why.is_empty()).then(|| format!("{name}: {}", why.join(", ")))
+        })
+        .collect();
+    let f = Finding {
         rows,
         ..Finding::default()
     }
     .field("heads", heads)
-    .field("modules", modules.len())
+    .field("modules", modules.len());
+    if left_out.is_empty() {
+        f
+    } else {
+        f.field("left_out", Field::Text(left_out.join("; ")))
+    }
 }
 
 impl Analysis for AttentionAnalysis {
