@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use diffai_core::analysis::{self, Field, Finding, Input, Settings, ANALYSES};
+use diffai_core::analysis::{self, attention, Field, Finding, Input, Settings, ANALYSES};
 use diffai_core::diff::{self, Options};
 use diffai_core::tensor::{ByteSource, DType, Tensor};
 use diffai_core::value::{Map, Value};
@@ -200,6 +200,13 @@ fn attention_projections_of_other_shapes() {
                     assert!(said.contains("v not of q's shape"), "{said}");
                     assert_eq!(said.matches("k not").count(), 1, "{said}");
                 }
+                "query grew" => {
+                    let said = said.expect("a module whose q changed shape dropped without a word");
+                    assert!(
+                        said.contains("attn: not analysed: q not of one shape in both files"),
+                        "{said}"
+                    );
+                }
                 "wide heads" => {
                     // o [E, heads·d] fits q [heads·d, E]: everything is used
                     assert_eq!(said, None, "{what}")
@@ -208,4 +215,51 @@ fn attention_projections_of_other_shapes() {
             }
         }
     }
+}
+
+/// A projection too large to read into memory is left out, and the output says so.
+#[test]
+fn attention_projection_over_the_limit_is_said() {
+    let rows = attention::MAX_PROJECTION / 4096 + 1;
+    let big = || {
+        Value::Tensor(Box::new(Tensor::dense(
+            DType::F32,
+            vec![rows, 4096],
+            ByteSource::owned(vec![0; rows as usize * 4096 * 4]),
+        )))
+    };
+    let side = |seed| {
+        artifact(vec![
+            ("attn.q_proj.weight", tensor(&[8, 4], seed)),
+            ("attn.k_proj.weight", tensor(&[8, 4], seed)),
+            ("attn.v_proj.weight", big()),
+        ])
+    };
+    let (old, new) = (side(0.0), side(1.0));
+    let opts = Options::default();
+    let report = diff::diff(&old, &new, &opts, None);
+    let settings = Settings {
+        num_heads: Some(2),
+        ..Settings::default()
+    };
+    let input = Input {
+        old: &old,
+        new: &new,
+        options: &opts,
+        report: &report,
+        settings: &settings,
+    };
+    let found = analysis::run(&["attention-analysis"], &input).0;
+    let f = finding(&found, "attention_analysis");
+    assert_eq!(f.rows.len(), 2, "q and k are still analysed per head");
+    let said = f
+        .fields
+        .iter()
+        .find(|(n, _)| *n == "left_out")
+        .map(|(_, f)| format!("{f:?}"))
+        .expect("the projection over the limit left out without a word");
+    assert!(
+        said.contains("v: larger than 16 Mi elements, not read"),
+        "{said}"
+    );
 }

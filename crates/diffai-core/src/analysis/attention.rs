@@ -14,6 +14,9 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
+use super::linalg::{product, View};
 use super::metadata::number;
 use super::tensors::{entries, Entry};
 use super::{Analysis, Field, Finding, Input, Row};
@@ -27,7 +30,7 @@ pub struct AttentionPatternDiff;
 /// Largest projection read into memory (16 Mi elements: a 4096 × 4096 matrix, 128 MiB of f64).
 pub const MAX_PROJECTION: u64 = 16 << 20;
 
-/// The projections of one attention module, one side.
+/// The projections of one attention module, one side, read into memory.
 #[derive(Default)]
 struct Projections {
     q: Option<Vec<f64>>,
@@ -39,7 +42,7 @@ struct Projections {
     /// Columns of the output projection (heads · d when it fits Q).
     o_cols: usize,
     /// Why projections the file holds were left out, for the output.
-    left_out: Vec<&'static str>,
+    left_out: Vec<String>,
 }
 
 impl Projections {
@@ -65,14 +68,82 @@ impl Projections {
         ] {
             if p.is_some() && p.as_ref().map(Vec::len) != q_len {
                 *p = None;
-                self.left_out.push(why);
+                self.left_out.push(why.into());
             }
         }
         if self.o.is_some() && (self.o_cols != self.query_rows() || self.o_cols == 0) {
             self.o = None;
-            self.left_out.push("o: its columns are not q's rows");
+            self.left_out.push("o: its columns are not q's rows".into());
         }
     }
+
+    /// Reads one side's projection tensors (f64, GPT-2's Conv1D transposed into the Linear
+    /// layout) and keeps what fits Q.
+    fn read(sources: &[Source]) -> Projections {
+        let mut p = Projections::default();
+        for s in sources {
+            let t = s.tensor;
+            let mut m = match matrix(t) {
+                Ok(m) => m,
+                Err(why) => {
+                    p.left_out.push(format!("{}: {why}", s.role));
+                    continue;
+                }
+            };
+            let mut cols = t.shape[1] as usize;
+            if s.conv1d {
+                m = transpose(&m, t.shape[0] as usize, cols);
+                cols = t.shape[0] as usize;
+            }
+            match s.role {
+                "q" => {
+                    p.q = Some(m);
+                    p.width = cols;
+                }
+                "k" => p.k = Some(m),
+                "v" => p.v = Some(m),
+                "o" => {
+                    p.o = Some(m);
+                    p.o_cols = cols;
+                }
+                _ => {
+                    // Q, K and V are three equal blocks of rows (after the transpose).
+                    if !(m.len() / cols.max(1)).is_multiple_of(3) {
+                        p.left_out
+                            .push("qkv: rows do not split into three equal blocks".into());
+                        continue;
+                    }
+                    let third = m.len() / 3;
+                    p.k = Some(m[third..2 * third].to_vec());
+                    p.v = Some(m[2 * third..].to_vec());
+                    m.truncate(third);
+                    p.q = Some(m);
+                    p.width = cols;
+                }
+            }
+        }
+        p.keep_fitting();
+        p
+    }
+
+    /// Whether `self` and `other` have Q of the same shape, with rows: head h of one side is
+    /// head h of the other.
+    fn pairs_with(&self, other: &Projections) -> bool {
+        self.q.is_some()
+            && self.width > 0
+            && self.width == other.width
+            && self.query_rows() > 0
+            && self.q.as_ref().map(Vec::len) == other.q.as_ref().map(Vec::len)
+    }
+}
+
+/// A projection tensor of a module, not yet read.
+struct Source<'a> {
+    /// `q`, `k`, `v`, `o`, or `qkv` (the three packed).
+    role: &'static str,
+    tensor: &'a Tensor,
+    /// GPT-2's Conv1D layout (in × out), transposed when read.
+    conv1d: bool,
 }
 
 fn heads(input: &Input) -> Option<usize> {
@@ -85,18 +156,23 @@ fn heads(input: &Input) -> Option<usize> {
     })
 }
 
-fn matrix(t: &Tensor) -> Option<Vec<f64>> {
-    if t.shape.len() != 2 || t.numel() > MAX_PROJECTION {
-        return None;
+/// A 2-D tensor's elements as f64, or why it is not read.
+fn matrix(t: &Tensor) -> Result<Vec<f64>, &'static str> {
+    if t.shape.len() != 2 {
+        return Err("not a matrix");
+    }
+    if t.numel() > MAX_PROJECTION {
+        return Err("larger than 16 Mi elements, not read");
     }
     let mut v = Vec::with_capacity(t.numel() as usize);
-    visit_f64(t, |b| v.extend_from_slice(b)).ok()?;
-    Some(v)
+    visit_f64(t, |b| v.extend_from_slice(b)).map_err(|_| "not decodable")?;
+    Ok(v)
 }
 
-/// Attention modules (by path prefix) with their projections, both sides.
-fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
-    let mut out: BTreeMap<String, [Projections; 2]> = BTreeMap::new();
+/// Attention modules (by path prefix) with their projection tensors, both sides. Nothing is
+/// read here: modules are read one at a time, so memory holds one module's projections.
+fn modules<'a>(all: &[Entry<'a>]) -> BTreeMap<String, [Vec<Source<'a>>; 2]> {
+    let mut out: BTreeMap<String, [Vec<Source<'a>>; 2]> = BTreeMap::new();
     for e in all {
         let Some((module, name)) = e.path.strip_suffix(".weight").map_or_else(
             || {
@@ -121,52 +197,15 @@ fn modules(all: &[Entry]) -> BTreeMap<String, [Projections; 2]> {
         };
         let conv1d = matches!(name, "c_attn" | "c_proj");
         for (side, t) in [e.old, e.new].into_iter().enumerate() {
-            let Some(t) = t else { continue };
-            let Some(mut m) = matrix(t) else { continue };
-            let p = &mut out.entry(module.to_string()).or_default()[side];
-            let mut cols = t.shape[1] as usize;
-            if conv1d {
-                m = transpose(&m, t.shape[0] as usize, cols);
-                cols = t.shape[0] as usize;
-            }
-            match role {
-                "q" => {
-                    p.q = Some(m);
-                    p.width = cols;
-                }
-                "k" => p.k = Some(m),
-                "v" => p.v = Some(m),
-                "o" => {
-                    p.o = Some(m);
-                    p.o_cols = cols;
-                }
-                _ => {
-                    // Q, K and V are three equal blocks of rows (after the transpose).
-                    let rows = if conv1d { t.shape[1] } else { t.shape[0] };
-                    if !rows.is_multiple_of(3) {
-                        continue;
-                    }
-                    let third = m.len() / 3;
-                    p.q = Some(m[..third].to_vec());
-                    p.k = Some(m[third..2 * third].to_vec());
-                    p.v = Some(m[2 * third..].to_vec());
-                    p.width = cols;
-                }
+            if let Some(tensor) = t {
+                out.entry(module.to_string()).or_default()[side].push(Source {
+                    role,
+                    tensor,
+                    conv1d,
+                });
             }
         }
     }
-    for [a, b] in out.values_mut() {
-        a.keep_fitting();
-        b.keep_fitting();
-    }
-    // Both sides' Q of the same shape, with rows: head h of one side is head h of the other.
-    out.retain(|_, [a, b]| {
-        a.q.is_some()
-            && a.width > 0
-            && a.width == b.width
-            && a.query_rows() > 0
-            && a.q.as_ref().map(Vec::len) == b.q.as_ref().map(Vec::len)
-    });
     out
 }
 
@@ -193,15 +232,7 @@ fn norm(v: &[f64]) -> f64 {
 /// `X Yᵀ` of two `d × cols` row-major blocks (a `d × d` matrix).
 fn gram(x: &[f64], y: &[f64], d: usize, cols: usize) -> Vec<f64> {
     let mut g = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..d {
-            g[i * d + j] = x[i * cols..(i + 1) * cols]
-                .iter()
-                .zip(&y[j * cols..(j + 1) * cols])
-                .map(|(a, b)| a * b)
-                .sum();
-        }
-    }
+    product(View::rows(x, d, cols), View::rows(y, d, cols).t(), &mut g);
     g
 }
 
@@ -212,10 +243,11 @@ fn trace_product(a: &[f64], b: &[f64], d: usize) -> f64 {
         .sum()
 }
 
-/// Runs `per_head(module, h, d, old, new)` over every module and head, or says what is missing.
+/// Runs `per_head(h, d, old, new)` over every module and head (heads in parallel), or says
+/// what is missing. Modules are read one at a time.
 fn each_head(
     input: &Input,
-    per_head: impl Fn(usize, usize, &Projections, &Projections) -> Option<Row>,
+    per_head: impl Fn(usize, usize, &Projections, &Projections) -> Option<Row> + Sync,
 ) -> Finding {
     let Some(heads) = heads(input) else {
         return Finding::default().field(
@@ -223,13 +255,31 @@ fn each_head(
             Field::Missing("no head count: give --num-heads or record num_attention_heads".into()),
         );
     };
-    let all = entries(input);
-    let modules = modules(&all);
-    if modules.is_empty() {
-        return Finding::default().field("modules", Field::Missing("no attention projections (q_proj/k_proj/v_proj/o_proj, query/key/value, in_proj_weight, c_attn) in both files".into()));
-    }
     let mut rows = Vec::new();
-    for (name, [old, new]) in &modules {
+    let mut analysed = 0usize;
+    // What the files hold but these analyses could not use, per module.
+    let mut left_out = Vec::new();
+    for (name, [old, new]) in &modules(&entries(input)) {
+        let (old, new) = (Projections::read(old), Projections::read(new));
+        let paired = old.pairs_with(&new);
+        let mut why: Vec<&str> = old
+            .left_out
+            .iter()
+            .chain(&new.left_out)
+            .map(String::as_str)
+            .collect();
+        why.sort_unstable();
+        why.dedup();
+        if !paired {
+            why.insert(0, "not analysed: q not of one shape in both files");
+        }
+        if !why.is_empty() {
+            left_out.push(format!("{name}: {}", why.join(", ")));
+        }
+        if !paired {
+            continue;
+        }
+        analysed += 1;
         let rows_q = old.query_rows();
         if heads == 0 || rows_q % heads != 0 {
             return Finding::default().field(
@@ -240,30 +290,28 @@ fn each_head(
             );
         }
         let d = rows_q / heads;
-        for h in 0..heads {
-            if let Some(mut row) = per_head(h, d, old, new) {
+        let per: Vec<Option<Row>> = (0..heads)
+            .into_par_iter()
+            .map(|h| per_head(h, d, &old, &new))
+            .collect();
+        for (h, row) in per.into_iter().enumerate() {
+            if let Some(mut row) = row {
                 row.insert(0, ("module", Field::Text(name.clone())));
                 row.insert(1, ("head", Field::from(h)));
                 rows.push(row);
             }
         }
     }
-    // What the files hold but these analyses could not use, per module.
-    let left_out: Vec<String> = modules
-        .iter()
-        .filter_map(|(name, [old, new])| {
-            let mut why: Vec<&str> = old.left_out.iter().chain(&new.left_out).copied().collect();
-            why.sort_unstable();
-            why.dedup();
-            (!why.is_empty()).then(|| format!("{name}: {}", why.join(", ")))
-        })
-        .collect();
-    let f = Finding {
-        rows,
-        ..Finding::default()
-    }
-    .field("heads", heads)
-    .field("modules", modules.len());
+    let f = if analysed == 0 {
+        Finding::default().field("modules", Field::Missing("no attention projections (q_proj/k_proj/v_proj/o_proj, query/key/value, in_proj_weight, c_attn) of the same shape in both files".into()))
+    } else {
+        Finding {
+            rows,
+            ..Finding::default()
+        }
+        .field("heads", heads)
+        .field("modules", analysed)
+    };
     if left_out.is_empty() {
         f
     } else {
@@ -344,17 +392,17 @@ impl Analysis for HeadImportance {
                 let (v, o) = (p.v.as_ref()?, p.o.as_ref()?);
                 let e = p.width;
                 let wv = head_rows(v, e, d, h);
-                // W_O^h: columns h·d…(h+1)·d of o (E_out × heads·d), taken as d rows of length
-                // E_out (its transpose).
-                let rows_o = o.len() / p.o_cols;
-                let mut wo_t = vec![0.0; d * rows_o];
-                for r in 0..rows_o {
-                    for c in 0..d {
-                        wo_t[c * rows_o + r] = o[r * p.o_cols + h * d + c];
-                    }
-                }
+                // W_O^h: columns h·d…(h+1)·d of o (E_out × heads·d).
+                let wo = View {
+                    data: &o[h * d..],
+                    rows: o.len() / p.o_cols,
+                    cols: d,
+                    row_stride: p.o_cols,
+                    col_stride: 1,
+                };
                 // ‖W_O^h W_V^h‖² = trace((W_O^hᵀ W_O^h)(W_V^h W_V^hᵀ))
-                let go = gram(&wo_t, &wo_t, d, rows_o);
+                let mut go = vec![0.0; d * d];
+                product(wo.t(), wo, &mut go);
                 let gv = gram(wv, wv, d, e);
                 Some(trace_product(&go, &gv, d).max(0.0).sqrt())
             };

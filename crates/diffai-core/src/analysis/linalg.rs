@@ -31,6 +31,86 @@ pub fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
     }
 }
 
+/// A matrix view of a slice: `rows × cols`, element `(i, j)` at `i·row_stride + j·col_stride`
+/// (a row-major matrix has strides `(cols, 1)`, its transpose `(1, cols)`).
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f64],
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// A row-major `rows × cols` matrix.
+    pub fn rows(data: &'a [f64], rows: usize, cols: usize) -> Self {
+        View {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose (no copy).
+    pub fn t(self) -> Self {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Whether every element the view addresses lies in `data`.
+    fn in_bounds(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1)
+                .checked_mul(self.row_stride)
+                .zip((self.cols - 1).checked_mul(self.col_stride))
+                .and_then(|(a, b)| a.checked_add(b))
+                .is_some_and(|last| last < self.data.len())
+    }
+}
+
+/// `C = A B` into the row-major `c` (`a.rows × b.cols`), by `matrixmultiply`'s blocked SIMD
+/// kernels.
+pub fn product(a: View, b: View, c: &mut [f64]) {
+    assert!(a.cols == b.rows && c.len() == a.rows * b.cols && a.in_bounds() && b.in_bounds());
+    if a.rows == 0 || b.cols == 0 {
+        return;
+    }
+    if a.cols == 0 {
+        c.fill(0.0);
+        return;
+    }
+    // SAFETY: every element the shapes and strides address lies inside its slice (asserted
+    // above), `c` holds exactly `a.rows × b.cols` elements, and `c` is a `&mut` so it does not
+    // alias `a` or `b`.
+    unsafe {
+        matrixmultiply::dgemm(
+            a.rows,
+            a.cols,
+            b.cols,
+            1.0,
+            a.data.as_ptr(),
+            a.row_stride as isize,
+            a.col_stride as isize,
+            b.data.as_ptr(),
+            b.row_stride as isize,
+            b.col_stride as isize,
+            0.0,
+            c.as_mut_ptr(),
+            b.cols as isize,
+            1,
+        );
+    }
+}
+
 /// Orthonormalises `columns` (each of the same length) by modified Gram–Schmidt, twice for
 /// stability. A column that vanishes against the earlier ones (the span has lower rank) is
 /// dropped. Returns the orthonormal columns and, for each, the index of the input column it
@@ -249,6 +329,31 @@ mod tests {
                 assert!((g - w).abs() <= 1e-12 * scale, "n={n}: {got:?} vs {want:?}");
             }
         }
+    }
+
+    #[test]
+    fn product_of_views() {
+        // A = [[1, 2, 3], [4, 5, 6]]; A Aᵀ = [[14, 32], [32, 77]], Aᵀ A is 3 × 3
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let v = View::rows(&a, 2, 3);
+        let mut c = [0.0; 4];
+        product(v, v.t(), &mut c);
+        assert_eq!(c, [14.0, 32.0, 32.0, 77.0]);
+        let mut c = [0.0; 9];
+        product(v.t(), v, &mut c);
+        assert_eq!(c, [17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]);
+        // an empty inner dimension gives zeros
+        let mut c = [1.0; 4];
+        product(View::rows(&[], 2, 0), View::rows(&[], 0, 2), &mut c);
+        assert_eq!(c, [0.0; 4]);
+    }
+
+    #[test]
+    #[should_panic]
+    fn product_refuses_a_view_past_its_slice() {
+        let a = [1.0; 5];
+        let mut c = [0.0; 4];
+        product(View::rows(&a, 2, 3), View::rows(&a, 3, 2), &mut c);
     }
 
     #[test]

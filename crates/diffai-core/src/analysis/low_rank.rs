@@ -6,7 +6,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use super::linalg;
+use super::linalg::{self, product, View};
 use super::tensors::{entries, Entry, Match};
 use super::{Analysis, Field, Finding, Input};
 use crate::stats::{par_ranges, random_access, visit_pair_range_f64};
@@ -314,27 +314,7 @@ impl Pool {
 /// `B = Q_rᵀ D_r` for a range of `rows` rows: `qr` is rows × kk and `d` rows × cols (both
 /// row-major), B is kk × cols.
 fn project(qr: &[f64], d: &[f64], rows: usize, kk: usize, cols: usize, b: &mut [f64]) {
-    assert!(qr.len() == rows * kk && d.len() == rows * cols && b.len() == kk * cols);
-    // SAFETY: the three buffers hold exactly the elements the shapes and strides below address
-    // (checked above), and `b` does not alias the inputs.
-    unsafe {
-        matrixmultiply::dgemm(
-            kk,
-            rows,
-            cols,
-            1.0,
-            qr.as_ptr(),
-            1,
-            kk as isize,
-            d.as_ptr(),
-            cols as isize,
-            1,
-            0.0,
-            b.as_mut_ptr(),
-            cols as isize,
-            1,
-        );
-    }
+    product(View::rows(qr, rows, kk).t(), View::rows(d, rows, cols), b);
 }
 
 /// `Yᵀ_tile += Ωᵀ D_tileᵀ`: for each column c of the tile (its [`TILE`] rows side by side) and

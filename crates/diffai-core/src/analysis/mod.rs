@@ -5,7 +5,7 @@
 
 pub mod anomaly;
 pub mod architecture;
-mod attention;
+pub mod attention;
 pub mod change_summary;
 mod clustering;
 pub mod distribution;
