@@ -164,9 +164,20 @@ pub fn parse(src: &ByteSource) -> std::result::Result<Value, String> {
         Literal::Dict(d) => d,
         _ => return Err("npy header is not a dict".into()),
     };
+    // Exactly these keys, as numpy's own reader requires.
+    let mut keys: Vec<&str> = dict.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    if keys != ["descr", "fortran_order", "shape"] {
+        return Err(format!(
+            "npy header has the keys {keys:?}, not exactly 'descr', 'fortran_order' and 'shape'"
+        ));
+    }
     let field = |k: &str| dict.iter().find(|(key, _)| key == k).map(|(_, v)| v);
     let descr = field("descr").ok_or("npy header has no 'descr'")?;
-    let fortran = matches!(field("fortran_order"), Some(Literal::Bool(true)));
+    let fortran = match field("fortran_order") {
+        Some(Literal::Bool(b)) => *b,
+        _ => return Err("npy 'fortran_order' is not True or False".into()),
+    };
     let shape: Vec<u64> = match field("shape").ok_or("npy header has no 'shape'")? {
         Literal::Tuple(items) => items
             .iter()
@@ -662,6 +673,43 @@ mod tests {
         );
         assert!(Literal::parse("{'a': (").is_err());
         assert!(Literal::parse(&"(".repeat(100)).is_err());
+    }
+
+    /// An .npy file of `header` (padded as numpy pads it) and 8 bytes of data.
+    fn npy(header: &str) -> ByteSource {
+        let mut h = header.to_string();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(&[0; 8]);
+        ByteSource::owned(b)
+    }
+
+    #[test]
+    fn header_keys_are_exactly_numpys() {
+        assert!(parse(&npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }"
+        ))
+        .is_ok());
+        // Found by the fuzzer: a header numpy refuses (no fortran_order, a key of garbage).
+        for (header, says) in [
+            ("{'descr': '<f8', 'shape': (1,), }", "not exactly"),
+            (
+                "{'descr': '<f8', 'x': 1, 'fortran_order': False, 'shape': (1,), }",
+                "not exactly",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }",
+                "'fortran_order' is not True or False",
+            ),
+        ] {
+            let e = parse(&npy(header)).unwrap_err();
+            assert!(e.contains(says), "{header}: {e}");
+        }
     }
 
     #[test]
