@@ -3,6 +3,7 @@
 //! sample, old and new; the mean Jaccard overlap of the two neighbour sets (1 = the same clusters).
 //! Labelled sampled and approximate: neighbours are searched among the candidates only.
 
+use super::linalg::{dot, product, View};
 use super::tensors::{entries, Entry};
 use super::weights::embedding_tables;
 use super::{Analysis, Field, Finding, Input};
@@ -18,7 +19,8 @@ pub const K: usize = 10;
 /// Rows whose neighbourhoods are compared, and rows searched as neighbours (seeded samples).
 pub const QUERIES: usize = 256;
 pub const CANDIDATES: usize = 4096;
-/// Most elements of the sampled rows held in memory per side (64 Mi elements, 512 MiB of f64):
+/// Most elements of the sampled rows held in memory per side (64 Mi elements, 512 MiB of f64,
+/// briefly twice while the query and candidate rows are laid out for the product):
 /// the 4,352 sampled rows of tables up to 15,420 columns wide (Llama-70B's is 8,192). Only the
 /// sampled rows are read, whatever the table's length.
 pub const MAX_SAMPLED: u64 = 64 << 20;
@@ -66,13 +68,15 @@ impl Analysis for ClusteringChange {
                     let at: HashMap<usize, usize> =
                         ids.iter().enumerate().map(|(k, &i)| (i, k)).collect();
                     let cand: Vec<usize> = cand.iter().map(|i| at[i]).collect();
-                    match (read_rows(o, c, &ids), read_rows(n, c, &ids)) {
-                        (Ok(a), Ok(b)) => {
-                            let js: Vec<f64> = queries
+                    let queries: Vec<usize> = queries.iter().map(|q| at[q]).collect();
+                    // One side at a time: its rows are dropped once its neighbours are known.
+                    let side = |t| read_rows(t, c, &ids).map(|m| neighbours(m, c, &queries, &cand));
+                    match (side(o), side(n)) {
+                        (Ok(na), Ok(nb)) => {
+                            let js: Vec<f64> = na
                                 .iter()
-                                .map(|q| {
-                                    let na = neighbours(&a, c, at[q], &cand);
-                                    let nb = neighbours(&b, c, at[q], &cand);
+                                .zip(&nb)
+                                .map(|(na, nb)| {
                                     let inter = na.iter().filter(|x| nb.contains(x)).count();
                                     inter as f64 / (na.len() + nb.len() - inter).max(1) as f64
                                 })
@@ -175,29 +179,48 @@ fn sample(rows: usize, n: usize, seed: u64) -> Vec<usize> {
     out
 }
 
-/// The `K` candidates most similar (cosine) to row `q`, excluding itself, ties by id.
-fn neighbours(m: &[f64], cols: usize, q: usize, cand: &[usize]) -> Vec<usize> {
-    let row = |i: usize| &m[i * cols..(i + 1) * cols];
-    let nq = row(q).iter().map(|x| x * x).sum::<f64>().sqrt();
-    let mut sims: Vec<(f64, usize)> = cand
+/// For each query row, the `K` candidates most similar (cosine) to it, excluding itself, ties
+/// by row. `m` holds rows `cols` wide; queries and candidates are row numbers in it. The cosines
+/// are one product of the query rows with the candidate rows.
+fn neighbours(m: Vec<f64>, cols: usize, queries: &[usize], cand: &[usize]) -> Vec<Vec<usize>> {
+    let gather = |ids: &[usize]| -> Vec<f64> {
+        ids.iter()
+            .flat_map(|&i| &m[i * cols..(i + 1) * cols])
+            .copied()
+            .collect()
+    };
+    let (qm, cm) = (gather(queries), gather(cand));
+    drop(m);
+    let norms = |x: &[f64]| -> Vec<f64> { x.chunks(cols).map(|r| dot(r, r).sqrt()).collect() };
+    let (nq, nc) = (norms(&qm), norms(&cm));
+    let mut dots = vec![0.0; queries.len() * cand.len()];
+    product(
+        View::rows(&qm, queries.len(), cols),
+        View::rows(&cm, cand.len(), cols).t(),
+        &mut dots,
+    );
+    queries
         .iter()
-        .filter(|&&i| i != q)
-        .map(|&i| {
-            let (a, b) = (row(q), row(i));
-            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
-            (
-                if nq > 0.0 && nb > 0.0 {
-                    dot / (nq * nb)
-                } else {
-                    0.0
-                },
-                i,
-            )
+        .enumerate()
+        .map(|(qi, &q)| {
+            let mut sims: Vec<(f64, usize)> = cand
+                .iter()
+                .enumerate()
+                .filter(|&(_, &i)| i != q)
+                .map(|(ci, &i)| {
+                    let (a, b) = (nq[qi], nc[ci]);
+                    let cos = if a > 0.0 && b > 0.0 {
+                        dots[qi * cand.len() + ci] / (a * b)
+                    } else {
+                        0.0
+                    };
+                    (cos, i)
+                })
+                .collect();
+            sims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            sims.into_iter().take(K).map(|(_, i)| i).collect()
         })
-        .collect();
-    sims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    sims.into_iter().take(K).map(|(_, i)| i).collect()
+        .collect()
 }
 
 #[cfg(test)]
