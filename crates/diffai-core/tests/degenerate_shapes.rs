@@ -140,12 +140,22 @@ fn attention_without_rows_lists_no_heads() {
 fn attention_projections_of_other_shapes() {
     /// Shapes of q, k, v and o.
     type Shapes = [[u64; 2]; 4];
-    let cases: [(&str, Shapes, Shapes); 3] = [
+    let cases: [(&str, Shapes, Shapes); 5] = [
         // q, k, v, o of old; the same of new
         (
             "grouped-query",
             [[8, 4], [4, 4], [4, 4], [4, 8]],
             [[8, 4], [4, 4], [4, 4], [4, 8]],
+        ),
+        (
+            "k/v of no whole head",
+            [[8, 4], [3, 4], [3, 4], [4, 8]],
+            [[8, 4], [3, 4], [3, 4], [4, 8]],
+        ),
+        (
+            "k/v grouped differently",
+            [[8, 4], [4, 4], [4, 4], [4, 8]],
+            [[8, 4], [8, 4], [8, 4], [4, 8]],
         ),
         (
             "wide heads",
@@ -195,10 +205,28 @@ fn attention_projections_of_other_shapes() {
                 .map(|(_, f)| format!("{f:?}"));
             match what {
                 "grouped-query" => {
-                    let said = said.expect("grouped-query K/V left out without a word");
-                    assert!(said.contains("k not of q's shape (grouped-query"), "{said}");
-                    assert!(said.contains("v not of q's shape"), "{said}");
-                    assert_eq!(said.matches("k not").count(), 1, "{said}");
+                    // 2 K/V heads of 2 rows, each shared by 2 of the 4 query heads
+                    assert_eq!(said, None, "{what}");
+                    let f = finding(&found, "attention_analysis");
+                    assert_eq!(f.rows.len(), 4, "{what}");
+                    assert!(f
+                        .fields
+                        .iter()
+                        .any(|(n, v)| *n == "kv_heads" && matches!(v, Field::Int(2))));
+                }
+                "k/v of no whole head" => {
+                    let said = said.expect("k/v of no whole head left out without a word");
+                    assert!(
+                        said.contains(
+                            "k: 3 rows are not K/V heads of 2 rows shared evenly by 4 query heads"
+                        ),
+                        "{said}"
+                    );
+                    assert!(said.contains("v: 3 rows"), "{said}");
+                }
+                "k/v grouped differently" => {
+                    let said = said.expect("k/v that changed shape left out without a word");
+                    assert!(said.contains("k not of one shape in both files"), "{said}");
                 }
                 "query grew" => {
                     let said = said.expect("a module whose q changed shape dropped without a word");
@@ -262,4 +290,69 @@ fn attention_projection_over_the_limit_is_said() {
         said.contains("v: larger than 16 Mi elements, not read"),
         "{said}"
     );
+}
+
+/// Grouped-query attention reads as the multi-head attention it computes: every K/V head
+/// repeated for the query heads that share it gives the same numbers per query head.
+#[test]
+fn grouped_query_attention_equals_its_expansion() {
+    // q [8, 4] of 4 heads of 2 rows; k and v [4, 4]: 2 K/V heads, each shared by 2 query heads
+    let values = |n: usize, seed: u64| -> Vec<f32> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    };
+    let matrix = |rows: u64, cols: u64, v: &[f32]| {
+        Value::Tensor(Box::new(Tensor::dense(
+            DType::F32,
+            vec![rows, cols],
+            ByteSource::owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        )))
+    };
+    // K/V head g's rows 2g, 2g + 1 repeated for query heads 2g and 2g + 1
+    let expand = |kv: &[f32]| -> Vec<f32> {
+        (0..4)
+            .flat_map(|h| kv[(h / 2) * 8..(h / 2) * 8 + 8].to_vec())
+            .collect()
+    };
+    let side = |seed: u64, expanded: bool| {
+        let (q, k, v, o) = (
+            values(32, seed),
+            values(16, seed + 1),
+            values(16, seed + 2),
+            values(32, seed + 3),
+        );
+        let (k, v, kv_rows) = if expanded {
+            (expand(&k), expand(&v), 8)
+        } else {
+            (k, v, 4)
+        };
+        artifact(vec![
+            ("attn.q_proj.weight", matrix(8, 4, &q)),
+            ("attn.k_proj.weight", matrix(kv_rows, 4, &k)),
+            ("attn.v_proj.weight", matrix(kv_rows, 4, &v)),
+            ("attn.o_proj.weight", matrix(4, 8, &o)),
+        ])
+    };
+    let settings = Settings {
+        num_heads: Some(4),
+        ..Settings::default()
+    };
+    let grouped = run_all(&side(1, false), &side(10, false), &settings);
+    let expanded = run_all(&side(1, true), &side(10, true), &settings);
+    for name in [
+        "attention_analysis",
+        "head_importance",
+        "attention_pattern_diff",
+    ] {
+        let (g, e) = (finding(&grouped, name), finding(&expanded, name));
+        assert_eq!(g.rows.len(), 4, "{name}");
+        assert_eq!(format!("{:?}", g.rows), format!("{:?}", e.rows), "{name}");
+    }
 }

@@ -3,7 +3,10 @@
 //! Projections are found by name: `q_proj`/`k_proj`/`v_proj`/`o_proj` (also `query`/`key`/`value`
 //! and `out_proj`), PyTorch's packed `in_proj_weight` `[3E, E]` split in three, GPT-2's Conv1D
 //! `attn.c_attn` `[E, 3E]` and `attn.c_proj` (stored in × out) transposed first. Head h owns rows
-//! `h·d … (h+1)·d` of Q, K and V (d = E / heads) and the same columns of the output projection.
+//! `h·d … (h+1)·d` of Q (d = Q's rows / heads) and the same columns of the output projection.
+//! K and V hold the same d-row heads, or fewer shared evenly (grouped-query attention, Llama 3,
+//! Mistral; one for multi-query): query head h reads K/V head `h / (heads / kv_heads)`, with
+//! kv_heads from K's rows — `W_K^h`, `W_V^h` below are that head's rows.
 //!
 //! - `--attention-analysis`: per head, the weight norm of its Q, K, V rows old and new and their
 //!   relative change.
@@ -41,6 +44,9 @@ struct Projections {
     width: usize,
     /// Columns of the output projection (heads · d when it fits Q).
     o_cols: usize,
+    /// Query heads per K/V head: 1, or more under grouped-query attention (set with the head
+    /// count, by [`fit_kv`]).
+    group: usize,
     /// Why projections the file holds were left out, for the output.
     left_out: Vec<String>,
 }
@@ -51,22 +57,17 @@ impl Projections {
         self.q.as_ref().map_or(0, |q| q.len() / self.width.max(1))
     }
 
-    /// Drops what does not fit Q `[heads·d, E]`: K and V of other shapes (grouped-query
-    /// attention shares fewer K/V heads among the query heads, which these analyses do not
-    /// pair) and an output projection whose columns are not Q's rows.
+    /// Drops what does not fit Q `[heads·d, E]`: K and V of another width, and an output
+    /// projection whose columns are not Q's rows.
     fn keep_fitting(&mut self) {
-        let q_len = self.q.as_ref().map(Vec::len);
+        let width = self.width;
         for (p, why) in [
-            (
-                &mut self.k,
-                "k not of q's shape (grouped-query attention is not analysed)",
-            ),
-            (
-                &mut self.v,
-                "v not of q's shape (grouped-query attention is not analysed)",
-            ),
+            (&mut self.k, "k not of q's width"),
+            (&mut self.v, "v not of q's width"),
         ] {
-            if p.is_some() && p.as_ref().map(Vec::len) != q_len {
+            if p.as_ref()
+                .is_some_and(|m| width == 0 || m.is_empty() || m.len() % width != 0)
+            {
                 *p = None;
                 self.left_out.push(why.into());
             }
@@ -75,6 +76,27 @@ impl Projections {
             self.o = None;
             self.left_out.push("o: its columns are not q's rows".into());
         }
+    }
+
+    /// Query head `h`'s rows of Q, and of the K or V head it reads.
+    fn q_head(&self, d: usize, h: usize) -> Option<&[f64]> {
+        Some(head_rows(self.q.as_ref()?, self.width, d, h))
+    }
+    fn k_head(&self, d: usize, h: usize) -> Option<&[f64]> {
+        Some(head_rows(
+            self.k.as_ref()?,
+            self.width,
+            d,
+            h / self.group.max(1),
+        ))
+    }
+    fn v_head(&self, d: usize, h: usize) -> Option<&[f64]> {
+        Some(head_rows(
+            self.v.as_ref()?,
+            self.width,
+            d,
+            h / self.group.max(1),
+        ))
     }
 
     /// Reads one side's projection tensors (f64, GPT-2's Conv1D transposed into the Linear
@@ -243,6 +265,51 @@ fn trace_product(a: &[f64], b: &[f64], d: usize) -> f64 {
         .sum()
 }
 
+/// Pairs the K and V heads of both sides with the query heads: K and V must hold the same
+/// whole number of heads of `d` rows on both sides, dividing the query heads evenly (a K/V head
+/// serves `heads / kv_heads` consecutive query heads: grouped-query attention, or multi-query
+/// with one). What does not is dropped from both sides with the reason. Returns the K/V heads.
+fn fit_kv(old: &mut Projections, new: &mut Projections, heads: usize, d: usize) -> Option<usize> {
+    let mut kv_heads = None;
+    for role in ["k", "v"] {
+        let rows = |p: &Projections| {
+            let m = if role == "k" { &p.k } else { &p.v };
+            m.as_ref().map(|m| m.len() / p.width)
+        };
+        let (a, b) = (rows(old), rows(new));
+        let why = match (a, b) {
+            (None, _) | (_, None) => continue,
+            (Some(a), Some(b)) if a != b => {
+                format!("{role} not of one shape in both files")
+            }
+            (Some(rows), _)
+                if rows < d || !rows.is_multiple_of(d) || !heads.is_multiple_of(rows / d) =>
+            {
+                format!("{role}: {rows} rows are not K/V heads of {d} rows shared evenly by {heads} query heads")
+            }
+            (Some(rows), _) if kv_heads.is_some_and(|kv| kv != rows / d) => {
+                "k and v hold different head counts".to_string()
+            }
+            (Some(rows), _) => {
+                kv_heads = Some(rows / d);
+                continue;
+            }
+        };
+        for p in [&mut *old, &mut *new] {
+            if role == "k" {
+                p.k = None;
+            } else {
+                p.v = None;
+            }
+            p.left_out.push(why.clone());
+        }
+    }
+    let group = kv_heads.map_or(1, |kv| heads / kv);
+    old.group = group;
+    new.group = group;
+    kv_heads
+}
+
 /// Runs `per_head(h, d, old, new)` over every module and head (heads in parallel), or says
 /// what is missing. Modules are read one at a time.
 fn each_head(
@@ -259,9 +326,28 @@ fn each_head(
     let mut analysed = 0usize;
     // What the files hold but these analyses could not use, per module.
     let mut left_out = Vec::new();
+    // K/V head counts of the modules under grouped-query attention.
+    let mut grouped = Vec::new();
     for (name, [old, new]) in &modules(&entries(input)) {
-        let (old, new) = (Projections::read(old), Projections::read(new));
+        let (mut old, mut new) = (Projections::read(old), Projections::read(new));
         let paired = old.pairs_with(&new);
+        let rows_q = old.query_rows();
+        if paired && (heads == 0 || rows_q % heads != 0) {
+            return Finding::default().field(
+                "heads",
+                Field::Missing(format!(
+                    "{rows_q} query rows do not split into {heads} heads"
+                )),
+            );
+        }
+        let d = if paired { rows_q / heads } else { 0 };
+        if paired {
+            if let Some(kv) = fit_kv(&mut old, &mut new, heads, d) {
+                if kv != heads {
+                    grouped.push(kv);
+                }
+            }
+        }
         let mut why: Vec<&str> = old
             .left_out
             .iter()
@@ -280,16 +366,6 @@ fn each_head(
             continue;
         }
         analysed += 1;
-        let rows_q = old.query_rows();
-        if heads == 0 || rows_q % heads != 0 {
-            return Finding::default().field(
-                "heads",
-                Field::Missing(format!(
-                    "{rows_q} query rows do not split into {heads} heads"
-                )),
-            );
-        }
-        let d = rows_q / heads;
         let per: Vec<Option<Row>> = (0..heads)
             .into_par_iter()
             .map(|h| per_head(h, d, &old, &new))
@@ -312,6 +388,22 @@ fn each_head(
         .field("heads", heads)
         .field("modules", analysed)
     };
+    grouped.sort_unstable();
+    grouped.dedup();
+    let f = match grouped[..] {
+        [] => f,
+        [kv] => f.field("kv_heads", kv),
+        _ => f.field(
+            "kv_heads",
+            Field::Text(
+                grouped
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ),
+    };
     if left_out.is_empty() {
         f
     } else {
@@ -331,15 +423,13 @@ impl Analysis for AttentionAnalysis {
     }
     fn run(&self, input: &Input) -> Finding {
         each_head(input, |h, d, old, new| {
-            let cols = old.width;
             let mut row = Vec::new();
-            for (name, a, b) in [
-                ("q", &old.q, &new.q),
-                ("k", &old.k, &new.k),
-                ("v", &old.v, &new.v),
+            for (name, x, y) in [
+                ("q", old.q_head(d, h), new.q_head(d, h)),
+                ("k", old.k_head(d, h), new.k_head(d, h)),
+                ("v", old.v_head(d, h), new.v_head(d, h)),
             ] {
-                let (Some(a), Some(b)) = (a, b) else { continue };
-                let (x, y) = (head_rows(a, cols, d, h), head_rows(b, cols, d, h));
+                let (Some(x), Some(y)) = (x, y) else { continue };
                 let diff: Vec<f64> = x.iter().zip(y).map(|(p, q)| q - p).collect();
                 let (no, nd) = (norm(x), norm(&diff));
                 row.push((
@@ -389,9 +479,7 @@ impl Analysis for HeadImportance {
     fn run(&self, input: &Input) -> Finding {
         let f = each_head(input, |h, d, old, new| {
             let proxy = |p: &Projections| -> Option<f64> {
-                let (v, o) = (p.v.as_ref()?, p.o.as_ref()?);
-                let e = p.width;
-                let wv = head_rows(v, e, d, h);
+                let (wv, o) = (p.v_head(d, h)?, p.o.as_ref()?);
                 // W_O^h: columns h·d…(h+1)·d of o (E_out × heads·d).
                 let wo = View {
                     data: &o[h * d..],
@@ -403,7 +491,7 @@ impl Analysis for HeadImportance {
                 // ‖W_O^h W_V^h‖² = trace((W_O^hᵀ W_O^h)(W_V^h W_V^hᵀ))
                 let mut go = vec![0.0; d * d];
                 product(wo.t(), wo, &mut go);
-                let gv = gram(wv, wv, d, e);
+                let gv = gram(wv, wv, d, p.width);
                 Some(trace_product(&go, &gv, d).max(0.0).sqrt())
             };
             let (a, b) = (proxy(old)?, proxy(new)?);
@@ -429,14 +517,8 @@ impl Analysis for AttentionPatternDiff {
     fn run(&self, input: &Input) -> Finding {
         let f = each_head(input, |h, d, old, new| {
             let e = old.width;
-            let (q1, k1) = (
-                head_rows(old.q.as_ref()?, e, d, h),
-                head_rows(old.k.as_ref()?, e, d, h),
-            );
-            let (q2, k2) = (
-                head_rows(new.q.as_ref()?, e, d, h),
-                head_rows(new.k.as_ref()?, e, d, h),
-            );
+            let (q1, k1) = (old.q_head(d, h)?, old.k_head(d, h)?);
+            let (q2, k2) = (new.q_head(d, h)?, new.k_head(d, h)?);
             // <Q1ᵀK1, Q2ᵀK2>_F = trace((Q1 Q2ᵀ)(K2 K1ᵀ)); ‖QᵀK‖² = trace((Q Qᵀ)(K Kᵀ))
             let inner = |qa: &[f64], ka: &[f64], qb: &[f64], kb: &[f64]| {
                 trace_product(&gram(qa, qb, d, e), &gram(kb, ka, d, e), d)
