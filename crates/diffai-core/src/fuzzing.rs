@@ -183,7 +183,8 @@ fn exercise(a: Artifact) {
 /// The JSON of a report, which must serialise and read back as JSON.
 fn rendered(value: &impl serde::Serialize) {
     let json = serde_json::to_vec(value).expect("a report serialises");
-    serde_json::from_slice::<serde_json::Value>(&json).expect("a report is valid JSON");
+    // Checked without building the tree (IgnoredAny): a quarter of the fuzzer's time otherwise.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&json).expect("a report is valid JSON");
 }
 
 /// `v` with every tensor replaced by `tensor(t)`.
