@@ -15,35 +15,70 @@
 //! - `--attention-pattern-diff`: per head, the cosine between old and new `W_Q^hᵀ W_K^h`, the
 //!   bilinear form the attention scores use (patterns themselves need inputs).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::linalg::{product, View};
+use super::linalg::{add_product, product, View};
 use super::metadata::number;
 use super::tensors::{entries, Entry};
 use super::{Analysis, Field, Finding, Input, Row};
-use crate::stats::visit_f64;
+use crate::stats::{random_access, visit_f64, visit_range_f64};
 use crate::tensor::Tensor;
 
 pub struct AttentionAnalysis;
 pub struct HeadImportance;
 pub struct AttentionPatternDiff;
 
-/// Largest projection read into memory (16 Mi elements: a 4096 × 4096 matrix, 128 MiB of f64).
+/// Largest projection read whole into memory (16 Mi elements: a 4096 × 4096 matrix, 128 MiB
+/// of f64). Only GPT-2's Conv1D layout and compressed sources are read whole; a projection in
+/// a file that can be read anywhere (safetensors, torch zip, .npy) is read a head at a time.
 pub const MAX_PROJECTION: u64 = 16 << 20;
 
-/// The projections of one attention module, one side, read into memory.
+/// Elements of the output projection read per block while its per-head Gram matrices are
+/// accumulated (1 Mi elements, 8 MiB of f64).
+const O_BLOCK_ELEMS: usize = 1 << 20;
+
+/// A projection matrix `rows × cols` in the Linear layout (out × in).
+struct Matrix<'a> {
+    rows: usize,
+    cols: usize,
+    data: Data<'a>,
+}
+
+enum Data<'a> {
+    /// Read whole (a transposed Conv1D weight, a compressed source).
+    Loaded(Vec<f64>),
+    /// Left in the file: rows `first_row …` of the tensor, read when needed.
+    InFile { t: &'a Tensor, first_row: usize },
+}
+
+impl Matrix<'_> {
+    /// Rows `r0 … r0 + n`, row-major.
+    fn rows(&self, r0: usize, n: usize) -> Result<Cow<'_, [f64]>, String> {
+        let c = self.cols;
+        match &self.data {
+            Data::Loaded(m) => Ok(Cow::Borrowed(&m[r0 * c..(r0 + n) * c])),
+            Data::InFile { t, first_row } => {
+                let start = ((first_row + r0) * c) as u64;
+                let mut v = Vec::with_capacity(n * c);
+                visit_range_f64(t, start, start + (n * c) as u64, |b| v.extend_from_slice(b))?;
+                Ok(Cow::Owned(v))
+            }
+        }
+    }
+}
+
+/// The projections of one attention module, one side.
 #[derive(Default)]
-struct Projections {
-    q: Option<Vec<f64>>,
-    k: Option<Vec<f64>>,
-    v: Option<Vec<f64>>,
-    o: Option<Vec<f64>>,
-    /// Embedding width E (columns of Q).
-    width: usize,
-    /// Columns of the output projection (heads · d when it fits Q).
-    o_cols: usize,
+struct Projections<'a> {
+    q: Option<Matrix<'a>>,
+    k: Option<Matrix<'a>>,
+    v: Option<Matrix<'a>>,
+    o: Option<Matrix<'a>>,
+    /// Per head h, `W_O^hᵀ W_O^h` (d × d), when the analysis needs the output projection.
+    o_grams: Vec<Vec<f64>>,
     /// Query heads per K/V head: 1, or more under grouped-query attention (set with the head
     /// count, by [`fit_kv`]).
     group: usize,
@@ -51,96 +86,93 @@ struct Projections {
     left_out: Vec<String>,
 }
 
-impl Projections {
+impl<'a> Projections<'a> {
+    /// Embedding width E (columns of Q).
+    fn width(&self) -> usize {
+        self.q.as_ref().map_or(0, |q| q.cols)
+    }
+
     /// Rows of Q (heads · d).
     fn query_rows(&self) -> usize {
-        self.q.as_ref().map_or(0, |q| q.len() / self.width.max(1))
+        self.q.as_ref().map_or(0, |q| q.rows)
     }
 
     /// Drops what does not fit Q `[heads·d, E]`: K and V of another width, and an output
     /// projection whose columns are not Q's rows.
     fn keep_fitting(&mut self) {
-        let width = self.width;
+        let (width, rows) = (self.width(), self.query_rows());
         for (p, why) in [
             (&mut self.k, "k not of q's width"),
             (&mut self.v, "v not of q's width"),
         ] {
-            if p.as_ref()
-                .is_some_and(|m| width == 0 || m.is_empty() || m.len() % width != 0)
-            {
+            if p.as_ref().is_some_and(|m| m.cols != width || m.rows == 0) {
                 *p = None;
                 self.left_out.push(why.into());
             }
         }
-        if self.o.is_some() && (self.o_cols != self.query_rows() || self.o_cols == 0) {
+        if self.o.as_ref().is_some_and(|o| o.cols != rows || rows == 0) {
             self.o = None;
             self.left_out.push("o: its columns are not q's rows".into());
         }
     }
 
-    /// Query head `h`'s rows of Q, and of the K or V head it reads.
-    fn q_head(&self, d: usize, h: usize) -> Option<&[f64]> {
-        Some(head_rows(self.q.as_ref()?, self.width, d, h))
+    /// Query head `h`'s rows of Q, and of the K or V head it reads (`None` when the module has
+    /// no such projection or it cannot be read).
+    fn q_head(&self, d: usize, h: usize) -> Option<Cow<'_, [f64]>> {
+        self.q.as_ref()?.rows(h * d, d).ok()
     }
-    fn k_head(&self, d: usize, h: usize) -> Option<&[f64]> {
-        Some(head_rows(
-            self.k.as_ref()?,
-            self.width,
-            d,
-            h / self.group.max(1),
-        ))
+    fn k_head(&self, d: usize, h: usize) -> Option<Cow<'_, [f64]>> {
+        self.k.as_ref()?.rows(h / self.group.max(1) * d, d).ok()
     }
-    fn v_head(&self, d: usize, h: usize) -> Option<&[f64]> {
-        Some(head_rows(
-            self.v.as_ref()?,
-            self.width,
-            d,
-            h / self.group.max(1),
-        ))
+    fn v_head(&self, d: usize, h: usize) -> Option<Cow<'_, [f64]>> {
+        self.v.as_ref()?.rows(h / self.group.max(1) * d, d).ok()
     }
 
-    /// Reads one side's projection tensors (f64, GPT-2's Conv1D transposed into the Linear
-    /// layout) and keeps what fits Q.
-    fn read(sources: &[Source]) -> Projections {
+    /// Finds one side's projections (`roles` of q, k, v, o: what the analysis reads), reading
+    /// whole only what cannot be read a head at a time, and keeps what fits Q.
+    fn read(sources: &[Source<'a>], roles: &[&str]) -> Projections<'a> {
         let mut p = Projections::default();
         for s in sources {
             let t = s.tensor;
-            let mut m = match matrix(t) {
+            let wanted = |r: &str| roles.contains(&r) || r == "q";
+            if !(wanted(s.role) || s.role == "qkv") {
+                continue;
+            }
+            let m = match matrix(t, s.conv1d) {
                 Ok(m) => m,
                 Err(why) => {
                     p.left_out.push(format!("{}: {why}", s.role));
                     continue;
                 }
             };
-            let mut cols = t.shape[1] as usize;
-            if s.conv1d {
-                m = transpose(&m, t.shape[0] as usize, cols);
-                cols = t.shape[0] as usize;
-            }
             match s.role {
-                "q" => {
-                    p.q = Some(m);
-                    p.width = cols;
-                }
+                "q" => p.q = Some(m),
                 "k" => p.k = Some(m),
                 "v" => p.v = Some(m),
-                "o" => {
-                    p.o = Some(m);
-                    p.o_cols = cols;
-                }
+                "o" => p.o = Some(m),
                 _ => {
-                    // Q, K and V are three equal blocks of rows (after the transpose).
-                    if !(m.len() / cols.max(1)).is_multiple_of(3) {
+                    // Q, K and V are three equal blocks of rows (after any transpose).
+                    if !m.rows.is_multiple_of(3) {
                         p.left_out
                             .push("qkv: rows do not split into three equal blocks".into());
                         continue;
                     }
-                    let third = m.len() / 3;
-                    p.k = Some(m[third..2 * third].to_vec());
-                    p.v = Some(m[2 * third..].to_vec());
-                    m.truncate(third);
-                    p.q = Some(m);
-                    p.width = cols;
+                    let (rows, cols) = (m.rows / 3, m.cols);
+                    let third = |i: usize| {
+                        let data = match &m.data {
+                            Data::Loaded(v) => {
+                                Data::Loaded(v[i * rows * cols..(i + 1) * rows * cols].to_vec())
+                            }
+                            Data::InFile { t, first_row } => Data::InFile {
+                                t,
+                                first_row: first_row + i * rows,
+                            },
+                        };
+                        Matrix { rows, cols, data }
+                    };
+                    p.q = Some(third(0));
+                    p.k = wanted("k").then(|| third(1));
+                    p.v = wanted("v").then(|| third(2));
                 }
             }
         }
@@ -148,14 +180,42 @@ impl Projections {
         p
     }
 
+    /// `W_O^hᵀ W_O^h` of every head, from one pass over the output projection in blocks of
+    /// rows (heads in parallel). Without an output projection, or when it cannot be read, none.
+    fn gram_of_o(&mut self, heads: usize, d: usize) {
+        let Some(o) = &self.o else { return };
+        let mut grams = vec![vec![0.0; d * d]; heads];
+        let step = (O_BLOCK_ELEMS / o.cols.max(1)).max(1);
+        for r0 in (0..o.rows).step_by(step) {
+            let n = step.min(o.rows - r0);
+            let Ok(block) = o.rows(r0, n) else {
+                self.o = None;
+                self.left_out.push("o: not decodable".into());
+                return;
+            };
+            grams.par_iter_mut().enumerate().for_each(|(h, g)| {
+                // W_O^h: columns h·d…(h+1)·d of the block's rows.
+                let wo = View {
+                    data: &block[h * d..],
+                    rows: n,
+                    cols: d,
+                    row_stride: o.cols,
+                    col_stride: 1,
+                };
+                add_product(wo.t(), wo, g);
+            });
+        }
+        self.o_grams = grams;
+    }
+
     /// Whether `self` and `other` have Q of the same shape, with rows: head h of one side is
     /// head h of the other.
     fn pairs_with(&self, other: &Projections) -> bool {
         self.q.is_some()
-            && self.width > 0
-            && self.width == other.width
+            && self.width() > 0
             && self.query_rows() > 0
-            && self.q.as_ref().map(Vec::len) == other.q.as_ref().map(Vec::len)
+            && self.width() == other.width()
+            && self.query_rows() == other.query_rows()
     }
 }
 
@@ -178,17 +238,49 @@ fn heads(input: &Input) -> Option<usize> {
     })
 }
 
-/// A 2-D tensor's elements as f64, or why it is not read.
-fn matrix(t: &Tensor) -> Result<Vec<f64>, &'static str> {
-    if t.shape.len() != 2 {
-        return Err("not a matrix");
+/// A 2-D tensor as a projection in the Linear layout: left in the file when it can be read
+/// a head at a time, else read whole (GPT-2's Conv1D transposed), or why it is not used.
+fn matrix(t: &Tensor, conv1d: bool) -> Result<Matrix<'_>, String> {
+    let [r, c] = t.shape[..] else {
+        return Err("not a matrix".into());
+    };
+    let (rows, cols) = (r as usize, c as usize);
+    // One row read decodes, or the projection is not used.
+    let probe = cols.min(t.numel() as usize) as u64;
+    visit_range_f64(t, 0, probe, |_| {}).map_err(|e| format!("not decodable ({e})"))?;
+    let in_place = !conv1d && random_access(t) && (c * t.dtype.bits()).is_multiple_of(8);
+    if in_place {
+        return Ok(Matrix {
+            rows,
+            cols,
+            data: Data::InFile { t, first_row: 0 },
+        });
     }
     if t.numel() > MAX_PROJECTION {
-        return Err("larger than 16 Mi elements, not read");
+        return Err(format!(
+            "larger than 16 Mi elements and not readable a head at a time ({})",
+            if conv1d {
+                "Conv1D layout"
+            } else {
+                "compressed"
+            }
+        ));
     }
     let mut v = Vec::with_capacity(t.numel() as usize);
-    visit_f64(t, |b| v.extend_from_slice(b)).map_err(|_| "not decodable")?;
-    Ok(v)
+    visit_f64(t, |b| v.extend_from_slice(b)).map_err(|e| format!("not decodable ({e})"))?;
+    Ok(if conv1d {
+        Matrix {
+            rows: cols,
+            cols: rows,
+            data: Data::Loaded(transpose(&v, rows, cols)),
+        }
+    } else {
+        Matrix {
+            rows,
+            cols,
+            data: Data::Loaded(v),
+        }
+    })
 }
 
 /// Attention modules (by path prefix) with their projection tensors, both sides. Nothing is
@@ -242,11 +334,6 @@ fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     t
 }
 
-/// Rows `h·d … (h+1)·d` of a row-major matrix with `cols` columns.
-fn head_rows(m: &[f64], cols: usize, d: usize, h: usize) -> &[f64] {
-    &m[h * d * cols..(h + 1) * d * cols]
-}
-
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
@@ -269,12 +356,17 @@ fn trace_product(a: &[f64], b: &[f64], d: usize) -> f64 {
 /// whole number of heads of `d` rows on both sides, dividing the query heads evenly (a K/V head
 /// serves `heads / kv_heads` consecutive query heads: grouped-query attention, or multi-query
 /// with one). What does not is dropped from both sides with the reason. Returns the K/V heads.
-fn fit_kv(old: &mut Projections, new: &mut Projections, heads: usize, d: usize) -> Option<usize> {
+fn fit_kv<'a>(
+    old: &mut Projections<'a>,
+    new: &mut Projections<'a>,
+    heads: usize,
+    d: usize,
+) -> Option<usize> {
     let mut kv_heads = None;
     for role in ["k", "v"] {
         let rows = |p: &Projections| {
             let m = if role == "k" { &p.k } else { &p.v };
-            m.as_ref().map(|m| m.len() / p.width)
+            m.as_ref().map(|m| m.rows)
         };
         let (a, b) = (rows(old), rows(new));
         let why = match (a, b) {
@@ -314,6 +406,7 @@ fn fit_kv(old: &mut Projections, new: &mut Projections, heads: usize, d: usize) 
 /// what is missing. Modules are read one at a time.
 fn each_head(
     input: &Input,
+    roles: &[&str],
     per_head: impl Fn(usize, usize, &Projections, &Projections) -> Option<Row> + Sync,
 ) -> Finding {
     let Some(heads) = heads(input) else {
@@ -329,7 +422,7 @@ fn each_head(
     // K/V head counts of the modules under grouped-query attention.
     let mut grouped = Vec::new();
     for (name, [old, new]) in &modules(&entries(input)) {
-        let (mut old, mut new) = (Projections::read(old), Projections::read(new));
+        let (mut old, mut new) = (Projections::read(old, roles), Projections::read(new, roles));
         let paired = old.pairs_with(&new);
         let rows_q = old.query_rows();
         if paired && (heads == 0 || rows_q % heads != 0) {
@@ -347,6 +440,8 @@ fn each_head(
                     grouped.push(kv);
                 }
             }
+            old.gram_of_o(heads, d);
+            new.gram_of_o(heads, d);
         }
         let mut why: Vec<&str> = old
             .left_out
@@ -422,7 +517,7 @@ impl Analysis for AttentionAnalysis {
         "per attention head: Q/K/V weight norms old->new and relative change (head count from --num-heads or metadata)"
     }
     fn run(&self, input: &Input) -> Finding {
-        each_head(input, |h, d, old, new| {
+        each_head(input, &["q", "k", "v"], |h, d, old, new| {
             let mut row = Vec::new();
             for (name, x, y) in [
                 ("q", old.q_head(d, h), new.q_head(d, h)),
@@ -430,6 +525,7 @@ impl Analysis for AttentionAnalysis {
                 ("v", old.v_head(d, h), new.v_head(d, h)),
             ] {
                 let (Some(x), Some(y)) = (x, y) else { continue };
+                let (x, y) = (&*x, &*y);
                 let diff: Vec<f64> = x.iter().zip(y).map(|(p, q)| q - p).collect();
                 let (no, nd) = (norm(x), norm(&diff));
                 row.push((
@@ -477,22 +573,12 @@ impl Analysis for HeadImportance {
         "per head the weight-norm proxy ||W_O^h W_V^h||_F old->new (a proxy: true importance needs data)"
     }
     fn run(&self, input: &Input) -> Finding {
-        let f = each_head(input, |h, d, old, new| {
+        let f = each_head(input, &["v", "o"], |h, d, old, new| {
             let proxy = |p: &Projections| -> Option<f64> {
-                let (wv, o) = (p.v_head(d, h)?, p.o.as_ref()?);
-                // W_O^h: columns h·d…(h+1)·d of o (E_out × heads·d).
-                let wo = View {
-                    data: &o[h * d..],
-                    rows: o.len() / p.o_cols,
-                    cols: d,
-                    row_stride: p.o_cols,
-                    col_stride: 1,
-                };
+                let (wv, go) = (p.v_head(d, h)?, p.o_grams.get(h)?);
                 // ‖W_O^h W_V^h‖² = trace((W_O^hᵀ W_O^h)(W_V^h W_V^hᵀ))
-                let mut go = vec![0.0; d * d];
-                product(wo.t(), wo, &mut go);
-                let gv = gram(wv, wv, d, p.width);
-                Some(trace_product(&go, &gv, d).max(0.0).sqrt())
+                let gv = gram(&wv, &wv, d, p.width());
+                Some(trace_product(go, &gv, d).max(0.0).sqrt())
             };
             let (a, b) = (proxy(old)?, proxy(new)?);
             Some(vec![
@@ -515,10 +601,11 @@ impl Analysis for AttentionPatternDiff {
         "per head the cosine between old and new W_Q^hT W_K^h (the score bilinear form; patterns need inputs)"
     }
     fn run(&self, input: &Input) -> Finding {
-        let f = each_head(input, |h, d, old, new| {
-            let e = old.width;
+        let f = each_head(input, &["k"], |h, d, old, new| {
+            let e = old.width();
             let (q1, k1) = (old.q_head(d, h)?, old.k_head(d, h)?);
             let (q2, k2) = (new.q_head(d, h)?, new.k_head(d, h)?);
+            let (q1, k1, q2, k2) = (&*q1, &*k1, &*q2, &*k2);
             // <Q1ᵀK1, Q2ᵀK2>_F = trace((Q1 Q2ᵀ)(K2 K1ᵀ)); ‖QᵀK‖² = trace((Q Qᵀ)(K Kᵀ))
             let inner = |qa: &[f64], ka: &[f64], qb: &[f64], kb: &[f64]| {
                 trace_product(&gram(qa, qb, d, e), &gram(kb, ka, d, e), d)

@@ -80,12 +80,22 @@ impl<'a> View<'a> {
 /// `C = A B` into the row-major `c` (`a.rows × b.cols`), by `matrixmultiply`'s blocked SIMD
 /// kernels.
 pub fn product(a: View, b: View, c: &mut [f64]) {
+    gemm(a, b, 0.0, c);
+}
+
+/// `C += A B` (see [`product`]).
+pub fn add_product(a: View, b: View, c: &mut [f64]) {
+    gemm(a, b, 1.0, c);
+}
+
+/// `C = A B + beta C`.
+fn gemm(a: View, b: View, beta: f64, c: &mut [f64]) {
     assert!(a.cols == b.rows && c.len() == a.rows * b.cols && a.in_bounds() && b.in_bounds());
     if a.rows == 0 || b.cols == 0 {
         return;
     }
     if a.cols == 0 {
-        c.fill(0.0);
+        c.iter_mut().for_each(|x| *x *= beta);
         return;
     }
     // SAFETY: every element the shapes and strides address lies inside its slice (asserted
@@ -103,7 +113,7 @@ pub fn product(a: View, b: View, c: &mut [f64]) {
             b.data.as_ptr(),
             b.row_stride as isize,
             b.col_stride as isize,
-            0.0,
+            beta,
             c.as_mut_ptr(),
             b.cols as isize,
             1,
@@ -346,6 +356,10 @@ mod tests {
         let mut c = [1.0; 4];
         product(View::rows(&[], 2, 0), View::rows(&[], 0, 2), &mut c);
         assert_eq!(c, [0.0; 4]);
+        // accumulated: C + A Aᵀ
+        let mut c = [1.0, 0.0, 0.0, 1.0];
+        add_product(v, v.t(), &mut c);
+        assert_eq!(c, [15.0, 32.0, 32.0, 78.0]);
     }
 
     #[test]
