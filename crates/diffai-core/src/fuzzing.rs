@@ -137,9 +137,8 @@ fn exercise(a: Artifact) {
     assert_eq!(report.summary.differences(), 0, "an artifact equals itself");
     rendered(&report);
 
-    let elements = a
-        .root
-        .tensors()
+    let tensors = a.root.tensors();
+    let elements = tensors
         .iter()
         .fold(0u64, |sum, (_, t)| sum.saturating_add(t.numel()));
     if elements > MAX_EXERCISED_ELEMENTS {
@@ -150,14 +149,12 @@ fn exercise(a: Artifact) {
         findings: Vec::new(),
         ..a.clone()
     };
-    let changed = Artifact {
-        root: rebuilt(&a.root, &changed_tensor),
+    // Without tensors the changed and reshaped copies would be the artifact itself.
+    let copy = |tensor: &dyn Fn(&Tensor) -> Tensor| Artifact {
+        root: rebuilt(&a.root, tensor),
         ..a.clone()
     };
-    let reshaped = Artifact {
-        root: rebuilt(&a.root, &reshaped_tensor),
-        ..a.clone()
-    };
+    let copies = (!tensors.is_empty()).then(|| [copy(&changed_tensor), copy(&reshaped_tensor)]);
     // The head count comes from the input's size, so the fuzzer reaches both sources of it
     // (`--num-heads`, else the artifact's metadata).
     let settings = Settings {
@@ -165,13 +162,12 @@ fn exercise(a: Artifact) {
         ..Settings::default()
     };
     let flags: Vec<&str> = ANALYSES.iter().map(|x| x.flag()).collect();
-    // Without tensors the changed and reshaped copies are the artifact itself: one such pair.
-    let pairs: &[(&Artifact, &Artifact)] = if a.root.tensors().is_empty() {
-        &[(&a, &empty), (&empty, &a), (&a, &a)]
-    } else {
-        &[(&a, &empty), (&empty, &a), (&a, &changed), (&a, &reshaped)]
-    };
-    for &(old, new) in pairs {
+    let mut pairs = vec![(&a, &empty), (&empty, &a)];
+    match &copies {
+        Some([changed, reshaped]) => pairs.extend([(&a, changed), (&a, reshaped)]),
+        None => pairs.push((&a, &a)),
+    }
+    for (old, new) in pairs {
         let mut report = diff::diff(old, new, &opts, None);
         let input = Input {
             old,

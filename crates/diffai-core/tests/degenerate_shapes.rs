@@ -39,6 +39,17 @@ fn artifact(entries: Vec<(&str, Value)>) -> Artifact {
 
 /// Every analysis over `old` → `new`.
 fn run_all(old: &Artifact, new: &Artifact, settings: &Settings) -> Vec<(&'static str, Finding)> {
+    let flags: Vec<&str> = ANALYSES.iter().map(|a| a.flag()).collect();
+    run(old, new, settings, &flags)
+}
+
+/// The analyses of `flags` over `old` → `new`, whose JSON must serialise.
+fn run(
+    old: &Artifact,
+    new: &Artifact,
+    settings: &Settings,
+    flags: &[&str],
+) -> Vec<(&'static str, Finding)> {
     let opts = Options::default();
     let report = diff::diff(old, new, &opts, None);
     let input = Input {
@@ -48,14 +59,21 @@ fn run_all(old: &Artifact, new: &Artifact, settings: &Settings) -> Vec<(&'static
         report: &report,
         settings,
     };
-    let flags: Vec<&str> = ANALYSES.iter().map(|a| a.flag()).collect();
-    let found = analysis::run(&flags, &input).0;
+    let found = analysis::run(flags, &input).0;
     serde_json::to_string(&analysis::Analyses(found.clone())).unwrap();
     found
 }
 
 fn finding<'a>(found: &'a [(&'static str, Finding)], name: &str) -> &'a Finding {
     &found.iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+/// A finding's `left_out` field (what the analysis could not use), as text.
+fn left_out(f: &Finding) -> Option<String> {
+    f.fields
+        .iter()
+        .find(|(n, _)| *n == "left_out")
+        .map(|(_, f)| format!("{f:?}"))
 }
 
 fn cell<'a>(row: &'a [(&'static str, Field)], k: &str) -> Option<&'a Field> {
@@ -198,11 +216,7 @@ fn attention_projections_of_other_shapes() {
             let found = run_all(&a, &b, &settings);
             assert_eq!(found.len(), ANALYSES.len(), "{what}");
             // What was left out is said, not silently dropped.
-            let said = finding(&found, "attention_analysis")
-                .fields
-                .iter()
-                .find(|(n, _)| *n == "left_out")
-                .map(|(_, f)| format!("{f:?}"));
+            let said = left_out(finding(&found, "attention_analysis"));
             match what {
                 "grouped-query" => {
                     // 2 K/V heads of 2 rows, each shared by 2 of the 4 query heads
@@ -264,29 +278,14 @@ fn attention_projection_over_the_limit_is_said() {
             ("attn.c_proj.weight", big()),
         ])
     };
-    let (old, new) = (side(0.0), side(1.0));
-    let opts = Options::default();
-    let report = diff::diff(&old, &new, &opts, None);
     let settings = Settings {
         num_heads: Some(2),
         ..Settings::default()
     };
-    let input = Input {
-        old: &old,
-        new: &new,
-        options: &opts,
-        report: &report,
-        settings: &settings,
-    };
-    let found = analysis::run(&["head-importance"], &input).0;
+    let found = run(&side(0.0), &side(1.0), &settings, &["head-importance"]);
     let f = finding(&found, "head_importance");
     assert!(f.rows.is_empty(), "no proxy without the output projection");
-    let said = f
-        .fields
-        .iter()
-        .find(|(n, _)| *n == "left_out")
-        .map(|(_, f)| format!("{f:?}"))
-        .expect("the projection over the limit left out without a word");
+    let said = left_out(f).expect("the projection over the limit left out without a word");
     assert!(
         said.contains(
             "o: larger than 16 Mi elements and not readable a head at a time (Conv1D layout)"

@@ -7,8 +7,6 @@ use super::linalg::{dot, product, View};
 use super::tensors::{entries, Entry};
 use super::weights::embedding_tables;
 use super::{Analysis, Field, Finding, Input};
-use std::collections::HashMap;
-
 use crate::stats::{random_access, visit_range_f64};
 use crate::tensor::Tensor;
 
@@ -55,7 +53,7 @@ impl Analysis for ClusteringChange {
             } else {
                 let cand = sample(r, CANDIDATES, 0x9e37_79b9);
                 let queries = sample(r, QUERIES, 0x85eb_ca6b);
-                // The rows read: the samples' union, in file order; `at[i]` is row i's place.
+                // The rows read: the samples' union, in file order; `at` gives rows' places in it.
                 let mut ids: Vec<usize> = cand.iter().chain(&queries).copied().collect();
                 ids.sort_unstable();
                 ids.dedup();
@@ -65,10 +63,12 @@ impl Analysis for ClusteringChange {
                         ids.len()
                     ))
                 } else {
-                    let at: HashMap<usize, usize> =
-                        ids.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-                    let cand: Vec<usize> = cand.iter().map(|i| at[i]).collect();
-                    let queries: Vec<usize> = queries.iter().map(|q| at[q]).collect();
+                    let at = |rows: &[usize]| -> Vec<usize> {
+                        rows.iter()
+                            .map(|i| ids.binary_search(i).expect("a sampled row"))
+                            .collect()
+                    };
+                    let (cand, queries) = (at(&cand), at(&queries));
                     // One side at a time: its rows are dropped once its neighbours are known.
                     let side = |t| read_rows(t, c, &ids).map(|m| neighbours(m, c, &queries, &cand));
                     match (side(o), side(n)) {
