@@ -259,39 +259,54 @@ fn attention_projections_of_other_shapes() {
     }
 }
 
-/// A projection too large to read whole (GPT-2's Conv1D layout is transposed in memory) is left
-/// out, and the output says so.
+/// A projection too large to read whole is left out, and the output says why it could not be
+/// read a head at a time: GPT-2's Conv1D layout (transposed in memory), or packed 4-bit
+/// elements whose rows do not start on a byte.
 #[test]
 fn attention_projection_over_the_limit_is_said() {
-    let rows = attention::MAX_PROJECTION / 4096 + 1;
-    let big = || {
+    let zeros = |dtype, shape: [u64; 2]| {
+        let bytes = DType::bytes_for(dtype, shape[0] * shape[1]).unwrap() as usize;
         Value::Tensor(Box::new(Tensor::dense(
-            DType::F32,
-            vec![rows, 4096],
-            ByteSource::owned(vec![0; rows as usize * 4096 * 4]),
+            dtype,
+            shape.to_vec(),
+            ByteSource::owned(vec![0; bytes]),
         )))
     };
-    let side = |seed| {
-        artifact(vec![
-            ("attn.q_proj.weight", tensor(&[8, 4], seed)),
-            ("attn.v_proj.weight", tensor(&[8, 4], seed)),
-            ("attn.c_proj.weight", big()),
-        ])
-    };
-    let settings = Settings {
-        num_heads: Some(2),
-        ..Settings::default()
-    };
-    let found = run(&side(0.0), &side(1.0), &settings, &["head-importance"]);
-    let f = finding(&found, "head_importance");
-    assert!(f.rows.is_empty(), "no proxy without the output projection");
-    let said = left_out(f).expect("the projection over the limit left out without a word");
-    assert!(
-        said.contains(
-            "o: larger than 16 Mi elements and not readable a head at a time (Conv1D layout)"
+    let rows = attention::MAX_PROJECTION / 4096 + 1;
+    let cases = [
+        (
+            "attn.c_proj.weight",
+            DType::F32,
+            [rows, 4096],
+            "Conv1D layout",
         ),
-        "{said}"
-    );
+        (
+            "attn.o_proj.weight",
+            DType::F4,
+            [4096, 4097],
+            "packed elements whose rows do not start on a byte",
+        ),
+    ];
+    for (name, dtype, shape, why) in cases {
+        let side = |seed| {
+            artifact(vec![
+                ("attn.q_proj.weight", tensor(&[8, 4], seed)),
+                ("attn.v_proj.weight", tensor(&[8, 4], seed)),
+                (name, zeros(dtype, shape)),
+            ])
+        };
+        let settings = Settings {
+            num_heads: Some(2),
+            ..Settings::default()
+        };
+        let found = run(&side(0.0), &side(1.0), &settings, &["head-importance"]);
+        let f = finding(&found, "head_importance");
+        assert!(f.rows.is_empty(), "no proxy without the output projection");
+        let said = left_out(f).expect("the projection over the limit left out without a word");
+        let want =
+            format!("o: larger than 16 Mi elements and not readable a head at a time ({why})");
+        assert!(said.contains(&want), "{said}");
+    }
 }
 
 /// Grouped-query attention reads as the multi-head attention it computes: every K/V head

@@ -257,13 +257,15 @@ fn matrix(t: &Tensor, conv1d: bool) -> Result<Matrix<'_>, String> {
         });
     }
     if t.numel() > MAX_PROJECTION {
+        let why = if conv1d {
+            "Conv1D layout"
+        } else if !random_access(t) {
+            "compressed"
+        } else {
+            "packed elements whose rows do not start on a byte"
+        };
         return Err(format!(
-            "larger than 16 Mi elements and not readable a head at a time ({})",
-            if conv1d {
-                "Conv1D layout"
-            } else {
-                "compressed"
-            }
+            "larger than 16 Mi elements and not readable a head at a time ({why})"
         ));
     }
     let mut v = Vec::with_capacity(t.numel() as usize);
