@@ -217,8 +217,16 @@ fn neighbours(m: Vec<f64>, cols: usize, queries: &[usize], cand: &[usize]) -> Ve
                     (cos, i)
                 })
                 .collect();
-            sims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            sims.into_iter().take(K).map(|(_, i)| i).collect()
+            // Most similar first, ties by row: a total order, so the K selected are the K a
+            // full sort would put first (only those K are sorted).
+            let order =
+                |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            if sims.len() > K {
+                sims.select_nth_unstable_by(K, order);
+                sims.truncate(K);
+            }
+            sims.sort_by(order);
+            sims.into_iter().map(|(_, i)| i).collect()
         })
         .collect()
 }
@@ -251,5 +259,25 @@ mod tests {
             want
         );
         assert_eq!(read_rows(&t, cols, &[]).unwrap(), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn neighbours_are_the_most_similar_ties_by_row() {
+        // 30 rows of 2 columns: rows 0..20 point along x, rows 20..30 along y. Row 25's
+        // neighbours are the other y rows (cosine 1), then x rows (cosine 0) by row number;
+        // row 3's are the 10 x rows of lowest number other than itself.
+        let m: Vec<f64> = (0..30)
+            .flat_map(|i| {
+                if i < 20 {
+                    [1.0 + i as f64, 0.0]
+                } else {
+                    [0.0, 2.0]
+                }
+            })
+            .collect();
+        let all: Vec<usize> = (0..30).collect();
+        let got = neighbours(m, 2, &[25, 3], &all);
+        assert_eq!(got[0], [20, 21, 22, 23, 24, 26, 27, 28, 29, 0]);
+        assert_eq!(got[1], [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]);
     }
 }
