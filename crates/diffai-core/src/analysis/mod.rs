@@ -32,6 +32,7 @@ pub mod similarity;
 pub mod tensors;
 pub mod weights;
 
+use rayon::prelude::*;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -145,12 +146,17 @@ pub fn by_flag(flag: &str) -> Option<&'static dyn Analysis> {
     ANALYSES.iter().copied().find(|a| a.flag() == flag)
 }
 
-/// Runs the analyses whose flags are given, in registry order.
+/// Runs the analyses whose flags are given, side by side on the thread pool (most of them are
+/// single-threaded), their results in registry order.
 pub fn run(flags: &[&str], input: &Input) -> Analyses {
+    let chosen: Vec<&dyn Analysis> = ANALYSES
+        .iter()
+        .copied()
+        .filter(|a| flags.contains(&a.flag()))
+        .collect();
     Analyses(
-        ANALYSES
-            .iter()
-            .filter(|a| flags.contains(&a.flag()))
+        chosen
+            .par_iter()
             .map(|a| (a.name(), a.run(input)))
             .collect(),
     )
