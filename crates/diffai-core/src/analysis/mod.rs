@@ -147,16 +147,13 @@ pub fn by_flag(flag: &str) -> Option<&'static dyn Analysis> {
 }
 
 /// Runs the analyses whose flags are given, side by side on the thread pool (most of them are
-/// single-threaded), their results in registry order.
+/// single-threaded), their results in registry order (rayon's collect keeps it); their working
+/// memory adds up instead of only the largest one's counting.
 pub fn run(flags: &[&str], input: &Input) -> Analyses {
-    let chosen: Vec<&dyn Analysis> = ANALYSES
-        .iter()
-        .copied()
-        .filter(|a| flags.contains(&a.flag()))
-        .collect();
     Analyses(
-        chosen
+        ANALYSES
             .par_iter()
+            .filter(|a| flags.contains(&a.flag()))
             .map(|a| (a.name(), a.run(input)))
             .collect(),
     )
