@@ -828,15 +828,36 @@ fn elem_bytes<'a>(t: &'a Tensor, start: u64, end: u64, scratch: &'a mut Vec<u8>)
     };
     scratch.clear();
     let src = t.bytes();
-    for i in start..end {
-        let at = element_offset(i, &t.shape, strides) as usize * size;
-        let elem = &src[at..at + size];
+    // The C-order index of element `start`, then stepped one element at a time (carrying
+    // into the outer dimensions), with its storage offset kept alongside: no division per
+    // element. The offset wraps back (wrapping arithmetic) when a dimension restarts, so it is
+    // exact for every element the tensor holds whatever the strides.
+    let mut index = Vec::with_capacity(t.shape.len());
+    let mut rest = start;
+    for &n in t.shape.iter().rev() {
+        index.push(rest % n.max(1));
+        rest /= n.max(1);
+    }
+    index.reverse();
+    let mut at = element_offset(start, &t.shape, strides);
+    for _ in start..end {
+        let first = at as usize * size;
+        let elem = &src[first..first + size];
         if t.big_endian {
             for part in elem.chunks(swap) {
                 scratch.extend(part.iter().rev());
             }
         } else {
             scratch.extend_from_slice(elem);
+        }
+        for d in (0..index.len()).rev() {
+            index[d] += 1;
+            at = at.wrapping_add(strides[d]);
+            if index[d] < t.shape[d] {
+                break;
+            }
+            at = at.wrapping_sub(strides[d].wrapping_mul(t.shape[d]));
+            index[d] = 0;
         }
     }
     scratch
@@ -1096,6 +1117,42 @@ fn finish_pair(p: &PairAcc, numel: u64) -> PairMetrics {
 mod tests {
     use super::*;
     use crate::tensor::ByteSource;
+
+    /// A strided tensor's elements gathered in C order, from any start, are the elements at
+    /// their storage offsets; big-endian elements come out byte-swapped (each part of a complex).
+    #[test]
+    fn strided_elements_gather_in_c_order_from_any_start() {
+        // shape [3, 4, 5] stored with the dimensions reversed (Fortran order): strides [1, 3, 12]
+        let (shape, strides) = (vec![3u64, 4, 5], vec![1u64, 3, 12]);
+        let bytes: Vec<u8> = (0..60u16).flat_map(|v| v.to_le_bytes()).collect();
+        let mut t = Tensor::dense(DType::U16, shape.clone(), ByteSource::owned(bytes.clone()));
+        t.strides = Some(strides.clone());
+        let want = |i: u64| element_offset(i, &shape, &strides) as u16;
+        for (start, end) in [(0, 60), (7, 60), (19, 20), (20, 41), (59, 60)] {
+            let mut scratch = Vec::new();
+            let got: Vec<u16> = elem_bytes(&t, start, end, &mut scratch)
+                .chunks(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            assert_eq!(
+                got,
+                (start..end).map(want).collect::<Vec<_>>(),
+                "{start}..{end}"
+            );
+        }
+        // element (1, 0, 0) is stored at offset 1
+        assert_eq!(want(20), 1);
+        t.big_endian = true;
+        let mut scratch = Vec::new();
+        assert_eq!(elem_bytes(&t, 20, 21, &mut scratch), [0, 1]);
+        let mut c = Tensor::dense(DType::C64, vec![2, 1], ByteSource::owned((0..16).collect()));
+        c.strides = Some(vec![1, 1]);
+        c.big_endian = true;
+        assert_eq!(
+            elem_bytes(&c, 1, 2, &mut scratch),
+            [11, 10, 9, 8, 15, 14, 13, 12]
+        );
+    }
 
     /// Windows run in order, each once; the next window is read ahead, and the current one
     /// released, only after a window that ran slower than the page cache (from disk).
