@@ -169,13 +169,7 @@ fn exercise(a: Artifact) {
     }
     for (old, new) in pairs {
         let mut report = diff::diff(old, new, &opts, None);
-        let input = Input {
-            old,
-            new,
-            options: &opts,
-            report: &report,
-            settings: &settings,
-        };
+        let input = Input::new(old, new, &opts, &report, &settings);
         report.analyses = analysis::run(&flags, &input);
         diff::sort_by_change_magnitude(&mut report.changes);
         rendered(&report);

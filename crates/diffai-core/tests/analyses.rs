@@ -46,13 +46,7 @@ fn run_with(
     let old = formats::read(&dir.join(old), None).unwrap();
     let new = formats::read(&dir.join(new), None).unwrap();
     let report = diff::diff(&old, &new, opts, None);
-    let input = Input {
-        old: &old,
-        new: &new,
-        options: opts,
-        report: &report,
-        settings,
-    };
+    let input = Input::new(&old, &new, opts, &report, settings);
     analysis::run(flags, &input).0
 }
 
@@ -1081,13 +1075,7 @@ fn metric_files_give_curves_and_comparisons() {
         higher_is_better: vec!["accuracy".into()],
         ..Default::default()
     };
-    let input = Input {
-        old: &old,
-        new: &new,
-        options: &opts,
-        report: &report,
-        settings: &settings,
-    };
+    let input = Input::new(&old, &new, &opts, &report, &settings);
     let found = analysis::run(&["learning-curve-analysis", "metric-comparison"], &input).0;
     let (c, m) = (&found[0].1, &found[1].1);
     let want = &reference["learning_curve_new"];
@@ -1156,13 +1144,7 @@ fn significance_matches_scipy() {
         metrics_new: Some(read("trainer_state_new.json").root),
         ..Default::default()
     };
-    let input = Input {
-        old: &old,
-        new: &new,
-        options: &opts,
-        report: &report,
-        settings: &settings,
-    };
+    let input = Input::new(&old, &new, &opts, &report, &settings);
     let found = analysis::run(&["statistical-significance"], &input).0;
     let s = &found[0].1;
     let row = |m: &str| s.rows.iter().find(|r| r[0].1 == Field::from(m)).unwrap();

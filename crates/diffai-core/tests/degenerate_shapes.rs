@@ -52,13 +52,7 @@ fn run(
 ) -> Vec<(&'static str, Finding)> {
     let opts = Options::default();
     let report = diff::diff(old, new, &opts, None);
-    let input = Input {
-        old,
-        new,
-        options: &opts,
-        report: &report,
-        settings,
-    };
+    let input = Input::new(old, new, &opts, &report, settings);
     let found = analysis::run(flags, &input).0;
     serde_json::to_string(&analysis::Analyses(found.clone())).unwrap();
     found

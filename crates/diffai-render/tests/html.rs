@@ -31,13 +31,8 @@ fn simplenet(flags: &[&str]) -> Report {
     let new = formats::read(&dir.join("simplenet_new.safetensors"), None).unwrap();
     let opts = Options::default();
     let mut report = diff::diff(&old, &new, &opts, None);
-    let input = Input {
-        old: &old,
-        new: &new,
-        options: &opts,
-        report: &report,
-        settings: &analysis::Settings::default(),
-    };
+    let settings = analysis::Settings::default();
+    let input = Input::new(&old, &new, &opts, &report, &settings);
     report.analyses = analysis::run(flags, &input);
     report.old.path = "tests/fixtures/analyses/simplenet_old.safetensors".into();
     report.new.path = "tests/fixtures/analyses/simplenet_new.safetensors".into();

@@ -136,13 +136,7 @@ fn run_diff(
         }
         settings.higher_is_better = f.higher_is_better.clone();
         settings.lower_is_better = f.lower_is_better.clone();
-        let input = analysis::Input {
-            old: &old,
-            new: &new,
-            options: &opts,
-            report: &report,
-            settings: &settings,
-        };
+        let input = analysis::Input::new(&old, &new, &opts, &report, &settings);
         report.analyses = analysis::run(analyses, &input);
     }
     progress.finish();

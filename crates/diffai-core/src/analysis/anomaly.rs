@@ -37,7 +37,7 @@ impl Analysis for Anomaly {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let stats = side_stats(input, &all);
+        let stats = side_stats(input, all);
         let mut rows = Vec::new();
         let mut affected = std::collections::BTreeSet::new();
         let mut critical = false;

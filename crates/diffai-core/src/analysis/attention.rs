@@ -232,7 +232,7 @@ fn heads(input: &Input) -> Option<usize> {
     input.settings.num_heads.or_else(|| {
         ["num_attention_heads", "n_head", "num_heads"]
             .iter()
-            .find_map(|k| number(input.new, k).or_else(|| number(input.old, k)))
+            .find_map(|k| number(input.leaves(false), k).or_else(|| number(input.leaves(true), k)))
             .filter(|h| *h >= 1.0)
             .map(|h| h as usize)
     })
@@ -423,7 +423,7 @@ fn each_head(
     let mut left_out = Vec::new();
     // K/V head counts of the modules under grouped-query attention.
     let mut grouped = Vec::new();
-    for (name, [old, new]) in &modules(&entries(input)) {
+    for (name, [old, new]) in &modules(entries(input)) {
         let (mut old, mut new) = (Projections::read(old, roles), Projections::read(new, roles));
         let paired = old.pairs_with(&new);
         let rows_q = old.query_rows();

@@ -25,7 +25,7 @@ impl Analysis for ChangeSummary {
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
         let count = |k: Match| all.iter().filter(|e| e.kind == k).count();
-        let (params_old, params_new) = (parameters(&all, true), parameters(&all, false));
+        let (params_old, params_new) = (parameters(all, true), parameters(all, false));
         // Global rel_l2 = sqrt(Σ‖d‖²) / sqrt(Σ‖o‖²) over shared same-shape tensors: the norms of
         // unchanged tensors (which the diff does not compute) are computed here.
         let shared: Vec<_> = all

@@ -38,7 +38,7 @@ impl Analysis for ClusteringChange {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let tables: Vec<&Entry> = embedding_tables(&all);
+        let tables: Vec<&Entry> = embedding_tables(all);
         let mut rows = Vec::new();
         let mut all_j = Vec::new();
         for e in &tables {

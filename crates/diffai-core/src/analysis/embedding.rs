@@ -30,7 +30,7 @@ impl Analysis for Embedding {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let tables: Vec<&Entry> = embedding_tables(&all);
+        let tables: Vec<&Entry> = embedding_tables(all);
         if tables.is_empty() {
             return Finding::default().field(
                 "tables",

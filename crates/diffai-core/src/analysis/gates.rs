@@ -29,9 +29,9 @@ fn checks(input: &Input) -> (Vec<Check>, Option<f64>) {
         count(Match::Reshaped),
         count(Match::Retyped),
     );
-    let non_finite = non_finite_tensors(input, &all);
-    let global = global_rel_l2(&all);
-    let (p_old, p_new) = (parameters(&all, true), parameters(&all, false));
+    let non_finite = non_finite_tensors(input, all);
+    let global = global_rel_l2(all);
+    let (p_old, p_new) = (parameters(all, true), parameters(all, false));
     let param_change = if p_old > 0 {
         (p_new as f64 / p_old as f64 - 1.0).abs()
     } else {

@@ -37,7 +37,7 @@ impl Analysis for Gradient {
         if !ema.is_empty() {
             return optimizer_view(&ema);
         }
-        let layers = layer_sums(&all);
+        let layers = layer_sums(all);
         let ratios: Vec<f64> = layers
             .iter()
             .filter(|l| l.old_sq > 0.0)

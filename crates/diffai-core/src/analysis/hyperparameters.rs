@@ -6,7 +6,6 @@
 use super::metadata::global_rel_l2;
 use super::tensors::entries;
 use super::{Analysis, Field, Finding, Input};
-use crate::artifact::Artifact;
 use crate::report::Scalar;
 use crate::value::Value;
 
@@ -27,17 +26,16 @@ fn is_hyperparameter(path: &str) -> bool {
     parts.iter().any(|p| HYPERPARAMETER_KEYS.contains(p)) && !parts.contains(&"params")
 }
 
-fn scalars(a: &Artifact) -> Vec<(String, Scalar)> {
-    a.root
-        .leaves()
-        .into_iter()
+fn scalars(leaves: &[(String, &Value)]) -> Vec<(String, Scalar)> {
+    leaves
+        .iter()
         .filter(|(p, v)| is_hyperparameter(p) && !matches!(v, Value::Tensor(_)))
-        .filter_map(|(p, v)| Scalar::of(v).map(|s| (p, s)))
+        .filter_map(|(p, v)| Scalar::of(v).map(|s| (p.clone(), s)))
         .collect()
 }
 
 fn compare(input: &Input) -> Finding {
-    let (old, new) = (scalars(input.old), scalars(input.new));
+    let (old, new) = (scalars(input.leaves(true)), scalars(input.leaves(false)));
     if old.is_empty() && new.is_empty() {
         return Finding::default().field(
             "hyperparameters",
@@ -94,7 +92,7 @@ fn compare(input: &Input) -> Finding {
     .field("keys", Field::List(changed_keys))
     .field(
         "weight_rel_l2",
-        global_rel_l2(&entries(input))
+        global_rel_l2(entries(input))
             .map_or(Field::Missing("no shared model tensors".into()), Field::Num),
     )
 }

@@ -40,8 +40,8 @@ impl Analysis for InferenceSpeed {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let (macs_old, bytes_old) = cost(&all, true);
-        let (macs_new, bytes_new) = cost(&all, false);
+        let (macs_old, bytes_old) = cost(all, true);
+        let (macs_new, bytes_new) = cost(all, false);
         Finding::default()
             .field("macs_old", macs_old)
             .field("macs_new", macs_new)

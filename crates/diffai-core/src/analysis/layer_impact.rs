@@ -22,7 +22,7 @@ impl Analysis for LayerImpact {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let layers: Vec<(&str, (u64, f64, f64))> = layer_sums(&all)
+        let layers: Vec<(&str, (u64, f64, f64))> = layer_sums(all)
             .into_iter()
             .map(|l| (l.layer, (l.parameters, l.diff_sq, l.old_sq)))
             .collect();

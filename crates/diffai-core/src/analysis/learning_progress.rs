@@ -16,7 +16,10 @@ pub const CONVERGED_BELOW: f64 = 1e-4;
 pub const STABLE_BELOW: f64 = 1e-2;
 
 fn loss_trend(input: &Input) -> (Field, Option<(f64, f64)>) {
-    match (number(input.old, "loss"), number(input.new, "loss")) {
+    match (
+        number(input.leaves(true), "loss"),
+        number(input.leaves(false), "loss"),
+    ) {
         (Some(o), Some(n)) => {
             let rel = if o != 0.0 { (n - o) / o.abs() } else { n - o };
             let trend = if rel < -LOSS_BAND {
@@ -50,9 +53,12 @@ impl Analysis for LearningProgress {
 
     fn run(&self, input: &Input) -> Finding {
         let (trend, loss) = loss_trend(input);
-        let magnitude = global_rel_l2(&entries(input))
+        let magnitude = global_rel_l2(entries(input))
             .map_or(Field::Missing("no shared model tensors".into()), Field::Num);
-        let per = |key: &str| match (number(input.old, key), number(input.new, key)) {
+        let per = |key: &str| match (
+            number(input.leaves(true), key),
+            number(input.leaves(false), key),
+        ) {
             (Some(a), Some(b)) if b != a => Some(b - a),
             _ => None,
         };
@@ -86,7 +92,7 @@ impl Analysis for Convergence {
     }
 
     fn run(&self, input: &Input) -> Finding {
-        let Some(stability) = global_rel_l2(&entries(input)) else {
+        let Some(stability) = global_rel_l2(entries(input)) else {
             return Finding::default()
                 .field("status", Field::Missing("no shared model tensors".into()));
         };

@@ -25,8 +25,8 @@ impl Analysis for LearningRate {
         let is_lr = |p: &str| {
             (p.contains("param_groups[") && p.ends_with(".lr")) || p.contains("_last_lr[")
         };
-        let old = numbers(input.old, is_lr);
-        let new = numbers(input.new, is_lr);
+        let old = numbers(input.leaves(true), is_lr);
+        let new = numbers(input.leaves(false), is_lr);
         if old.is_empty() && new.is_empty() {
             return Finding::default().field(
                 "lr",
@@ -61,7 +61,7 @@ impl Analysis for LearningRate {
         };
         let (lr_old, lr_new) = (first(&old), first(&new));
         let step = match lr_new {
-            Some(lr) if lr > 0.0 => Field::Num(update_norm(&entries(input)) / lr),
+            Some(lr) if lr > 0.0 => Field::Num(update_norm(entries(input)) / lr),
             _ => Field::Missing("no positive learning rate in new".into()),
         };
         Finding {

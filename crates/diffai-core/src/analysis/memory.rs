@@ -29,7 +29,7 @@ impl Analysis for Memory {
         let all = entries(input);
         let mut by_dtype: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
         let (mut optimizer_old, mut optimizer_new) = (0u64, 0u64);
-        for e in &all {
+        for e in all {
             let in_optimizer = e
                 .path
                 .split('.')

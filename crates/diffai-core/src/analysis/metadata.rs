@@ -1,29 +1,26 @@
 //! Training metadata in the inputs: numbers stored beside the weights (a checkpoint's `epoch`,
 //! `loss`, optimizer `param_groups[i].lr`, scheduler `_last_lr`, safetensors `__metadata__`).
 
-use crate::artifact::Artifact;
 use crate::value::Value;
 
 use super::tensors::{unmeasured_norm_sq, Entry, Match};
 
 /// The number under a key named `key` (the last path component), the shallowest one when several
 /// hold it; numeric text (safetensors metadata is text) counts too.
-pub fn number(a: &Artifact, key: &str) -> Option<f64> {
-    a.root
-        .leaves()
-        .into_iter()
+pub fn number(leaves: &[(String, &Value)], key: &str) -> Option<f64> {
+    leaves
+        .iter()
         .filter(|(p, _)| last(p) == key)
         .min_by_key(|(p, _)| p.matches(['.', '[']).count())
         .and_then(|(_, v)| as_number(v))
 }
 
 /// Every number whose path matches `pred`, with its path, in tree order.
-pub fn numbers(a: &Artifact, pred: impl Fn(&str) -> bool) -> Vec<(String, f64)> {
-    a.root
-        .leaves()
-        .into_iter()
+pub fn numbers(leaves: &[(String, &Value)], pred: impl Fn(&str) -> bool) -> Vec<(String, f64)> {
+    leaves
+        .iter()
         .filter(|(p, _)| pred(p))
-        .filter_map(|(p, v)| as_number(v).map(|x| (p, x)))
+        .filter_map(|(p, v)| as_number(v).map(|x| (p.clone(), x)))
         .collect()
 }
 

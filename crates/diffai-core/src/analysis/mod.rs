@@ -32,6 +32,8 @@ pub mod similarity;
 pub mod tensors;
 pub mod weights;
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -39,6 +41,7 @@ use serde::Serialize;
 use crate::artifact::Artifact;
 use crate::diff::Options;
 use crate::report::{json_f64, Report};
+use crate::value::Value;
 
 /// What an analysis reads: both artifacts, the options of the diff (its filters apply to the
 /// analyses too) and the finished diff.
@@ -48,6 +51,45 @@ pub struct Input<'a> {
     pub options: &'a Options,
     pub report: &'a Report,
     pub settings: &'a Settings,
+    /// What several analyses start from, derived on first use and then shared: each analysis
+    /// walking a large tree again cost as much as the diff (a 23 MB JSON pair: 4.7 s for all
+    /// analyses vs 0.8 s plain).
+    derived: Derived<'a>,
+}
+
+#[derive(Default)]
+struct Derived<'a> {
+    entries: OnceLock<Vec<tensors::Entry<'a>>>,
+    leaves: [OnceLock<Vec<(String, &'a Value)>>; 2],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(
+        old: &'a Artifact,
+        new: &'a Artifact,
+        options: &'a Options,
+        report: &'a Report,
+        settings: &'a Settings,
+    ) -> Self {
+        Input {
+            old,
+            new,
+            options,
+            report,
+            settings,
+            derived: Derived::default(),
+        }
+    }
+
+    /// Every leaf of the old (`true`) or new artifact with its path, in tree order.
+    pub fn leaves(&self, old: bool) -> &[(String, &'a Value)] {
+        let (cell, a) = if old {
+            (&self.derived.leaves[0], self.old)
+        } else {
+            (&self.derived.leaves[1], self.new)
+        };
+        cell.get_or_init(|| a.root.leaves())
+    }
 }
 
 /// What the analyses take from the command line: gate thresholds, the head count, metric side

@@ -42,7 +42,7 @@ impl Analysis for ParamEfficiency {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let stats = side_stats(input, &all);
+        let stats = side_stats(input, all);
         let tau = input.settings.small_weight_tau;
         // per side: numel, zeros, small, dead rows; per family: parameters old, new
         // Near-zero counts of every parameter tensor, both sides, in parallel (most tensors are

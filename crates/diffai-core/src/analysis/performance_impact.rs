@@ -22,8 +22,8 @@ impl Analysis for PerformanceImpact {
 
     fn run(&self, input: &Input) -> Finding {
         let all = entries(input);
-        let (macs_old, bytes_old) = cost(&all, true);
-        let (macs_new, bytes_new) = cost(&all, false);
+        let (macs_old, bytes_old) = cost(all, true);
+        let (macs_new, bytes_new) = cost(all, false);
         let change = |o: u64, n: u64| {
             relative_change(o as f64, n as f64)
                 .map_or(Field::Missing("zero in old".into()), Field::Percent)
@@ -31,7 +31,7 @@ impl Analysis for PerformanceImpact {
         Finding::default()
             .field(
                 "parameters_change",
-                change(parameters(&all, true), parameters(&all, false)),
+                change(parameters(all, true), parameters(all, false)),
             )
             .field("weight_bytes_change", change(bytes_old, bytes_new))
             .field("macs_change", change(macs_old, macs_new))

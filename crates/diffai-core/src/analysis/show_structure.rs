@@ -25,7 +25,7 @@ impl Analysis for ShowStructure {
         let mut rows = Vec::new();
         let (mut params_old, mut params_new) = (0u64, 0u64);
         let (mut shared, mut modified) = (0u64, 0u64);
-        for e in &all {
+        for e in all {
             if e.is_parameter() {
                 params_old += e.old.map_or(0, |t| t.numel());
                 params_new += e.new.map_or(0, |t| t.numel());

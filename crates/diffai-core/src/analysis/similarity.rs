@@ -100,13 +100,7 @@ pub fn model_matrix(models: &[Artifact], opts: &Options) -> ModelMatrix {
         for j in i + 1..n {
             let report = diff::diff(&models[i], &models[j], opts, None);
             differ |= report.summary.differences() > 0;
-            let input = Input {
-                old: &models[i],
-                new: &models[j],
-                options: opts,
-                report: &report,
-                settings: &settings,
-            };
+            let input = Input::new(&models[i], &models[j], opts, &report, &settings);
             let f = Similarity.run(&input);
             let c = f.fields.iter().find_map(|(k, v)| match (k, v) {
                 (&"cosine", Field::Num(c)) => Some(*c),

@@ -57,8 +57,12 @@ pub fn parameters(all: &[Entry], old: bool) -> u64 {
 }
 
 /// Every tensor path of both sides that the diff's filters keep, old's order first, then
-/// new-only paths.
-pub fn entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
+/// new-only paths (found once per input, on first use).
+pub fn entries<'b, 'a>(input: &'b Input<'a>) -> &'b [Entry<'a>] {
+    input.derived.entries.get_or_init(|| find_entries(input))
+}
+
+fn find_entries<'a>(input: &Input<'a>) -> Vec<Entry<'a>> {
     let report: &'a Report = input.report;
     let metrics: HashMap<&str, (&PairMetrics, ChangeKind)> = report
         .changes
