@@ -827,50 +827,95 @@ fn elem_bytes<'a>(t: &'a Tensor, start: u64, end: u64, scratch: &'a mut Vec<u8>)
         }
     };
     scratch.clear();
-    let src = t.bytes();
-    // The C-order index of element `start`, then stepped one element at a time (carrying
-    // into the outer dimensions), with its storage offset kept alongside: no division per
-    // element. The offset wraps back (wrapping arithmetic) when a dimension restarts, so it is
-    // exact for every element the tensor holds whatever the strides.
-    let mut index = Vec::with_capacity(t.shape.len());
-    let mut rest = start;
-    for &n in t.shape.iter().rev() {
-        index.push(rest % n.max(1));
-        rest /= n.max(1);
+    if start >= end {
+        return scratch;
     }
-    index.reverse();
-    let mut at = element_offset(start, &t.shape, strides);
-    for _ in start..end {
-        let first = at as usize * size;
-        let elem = &src[first..first + size];
-        if t.big_endian {
-            for part in elem.chunks(swap) {
-                scratch.extend(part.iter().rev());
-            }
-        } else {
-            scratch.extend_from_slice(elem);
+    scratch.reserve(((end - start) as usize).saturating_mul(size));
+    let src = t.bytes();
+    // Rows of the innermost dimension (a scalar is one row of one element) are gathered whole;
+    // the C-order index of the outer dimensions is stepped once per row (carrying outwards),
+    // the offset of the row's first element kept beside it. The offset wraps back (wrapping
+    // arithmetic) when a dimension restarts, so it is exact for every element the tensor holds
+    // whatever the strides.
+    let outer = t.shape.len().saturating_sub(1);
+    let (inner, step) = match (t.shape.last(), strides.last()) {
+        (Some(&n), Some(&s)) => (n, s),
+        _ => (1, 0),
+    };
+    let mut j = start % inner;
+    let mut rest = start / inner;
+    let mut index = vec![0u64; outer];
+    let mut row = 0u64;
+    for d in (0..outer).rev() {
+        index[d] = rest % t.shape[d];
+        rest /= t.shape[d];
+        row = row.wrapping_add(index[d].wrapping_mul(strides[d]));
+    }
+    let mut i = start;
+    while i < end {
+        let run = (inner - j).min(end - i);
+        gather(
+            src,
+            row.wrapping_add(j.wrapping_mul(step)),
+            step,
+            run,
+            size,
+            scratch,
+        );
+        (i, j) = (i + run, j + run);
+        if j < inner {
+            continue;
         }
-        for d in (0..index.len()).rev() {
+        j = 0;
+        for d in (0..outer).rev() {
             index[d] += 1;
-            at = at.wrapping_add(strides[d]);
+            row = row.wrapping_add(strides[d]);
             if index[d] < t.shape[d] {
                 break;
             }
-            at = at.wrapping_sub(strides[d].wrapping_mul(t.shape[d]));
+            row = row.wrapping_sub(strides[d].wrapping_mul(t.shape[d]));
             index[d] = 0;
         }
+    }
+    if t.big_endian && swap > 1 {
+        scratch.chunks_exact_mut(swap).for_each(<[u8]>::reverse);
     }
     scratch
 }
 
-/// Storage offset (in elements) of the `index`-th element in C order.
-fn element_offset(mut index: u64, shape: &[u64], strides: &[u64]) -> u64 {
-    let mut at = 0;
-    for d in (0..shape.len()).rev() {
-        at += (index % shape[d]) * strides[d];
-        index /= shape[d];
+/// Appends `run` elements of `size` bytes, `step` elements apart from element `first` of `src`:
+/// one copy when they are adjacent, else element by element, the common sizes as fixed-size
+/// copies.
+fn gather(src: &[u8], first: u64, step: u64, run: u64, size: usize, out: &mut Vec<u8>) {
+    if step == 1 {
+        let at = first as usize * size;
+        out.extend_from_slice(&src[at..at + run as usize * size]);
+        return;
     }
-    at
+    match size {
+        2 => gather_n::<2>(src, first, step, run, out),
+        4 => gather_n::<4>(src, first, step, run, out),
+        8 => gather_n::<8>(src, first, step, run, out),
+        16 => gather_n::<16>(src, first, step, run, out),
+        _ => {
+            let mut e = first;
+            for _ in 0..run {
+                let at = e as usize * size;
+                out.extend_from_slice(&src[at..at + size]);
+                e = e.wrapping_add(step);
+            }
+        }
+    }
+}
+
+fn gather_n<const N: usize>(src: &[u8], first: u64, step: u64, run: u64, out: &mut Vec<u8>) {
+    let mut e = first;
+    for _ in 0..run {
+        let at = e as usize * N;
+        let bytes: [u8; N] = src[at..at + N].try_into().expect("N bytes");
+        out.extend_from_slice(&bytes);
+        e = e.wrapping_add(step);
+    }
 }
 
 /// Decoded blocks, reused across the blocks of one chunk.
@@ -1118,28 +1163,40 @@ mod tests {
     use super::*;
     use crate::tensor::ByteSource;
 
+    /// Storage offset (in elements) of the `index`-th element in C order.
+    fn element_offset(mut index: u64, shape: &[u64], strides: &[u64]) -> u64 {
+        let mut at = 0;
+        for d in (0..shape.len()).rev() {
+            at += (index % shape[d]) * strides[d];
+            index /= shape[d];
+        }
+        at
+    }
+
     /// A strided tensor's elements gathered in C order, from any start, are the elements at
     /// their storage offsets; big-endian elements come out byte-swapped (each part of a complex).
     #[test]
     fn strided_elements_gather_in_c_order_from_any_start() {
-        // shape [3, 4, 5] stored with the dimensions reversed (Fortran order): strides [1, 3, 12]
-        let (shape, strides) = (vec![3u64, 4, 5], vec![1u64, 3, 12]);
+        // shape [3, 4, 5] stored with the dimensions reversed (Fortran order), and with the first
+        // two swapped (rows of the innermost dimension adjacent): element k of storage holds k
+        let shape = vec![3u64, 4, 5];
         let bytes: Vec<u8> = (0..60u16).flat_map(|v| v.to_le_bytes()).collect();
-        let mut t = Tensor::dense(DType::U16, shape.clone(), ByteSource::owned(bytes.clone()));
-        t.strides = Some(strides.clone());
-        let want = |i: u64| element_offset(i, &shape, &strides) as u16;
-        for (start, end) in [(0, 60), (7, 60), (19, 20), (20, 41), (59, 60)] {
-            let mut scratch = Vec::new();
-            let got: Vec<u16> = elem_bytes(&t, start, end, &mut scratch)
-                .chunks(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                .collect();
-            assert_eq!(
-                got,
-                (start..end).map(want).collect::<Vec<_>>(),
-                "{start}..{end}"
-            );
+        let mut t = Tensor::dense(DType::U16, shape.clone(), ByteSource::owned(bytes));
+        for strides in [vec![5u64, 15, 1], vec![1, 3, 12]] {
+            t.strides = Some(strides.clone());
+            for (start, end) in [(0, 60), (7, 60), (19, 20), (20, 41), (59, 60), (8, 8)] {
+                let mut scratch = Vec::new();
+                let got: Vec<u16> = elem_bytes(&t, start, end, &mut scratch)
+                    .chunks(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                    .collect();
+                let want: Vec<u16> = (start..end)
+                    .map(|i| element_offset(i, &shape, &strides) as u16)
+                    .collect();
+                assert_eq!(got, want, "{strides:?} {start}..{end}");
+            }
         }
+        let want = |i: u64| element_offset(i, &shape, &[1, 3, 12]);
         // element (1, 0, 0) is stored at offset 1
         assert_eq!(want(20), 1);
         t.big_endian = true;
@@ -1152,6 +1209,11 @@ mod tests {
             elem_bytes(&c, 1, 2, &mut scratch),
             [11, 10, 9, 8, 15, 14, 13, 12]
         );
+        // a scalar
+        let mut x = Tensor::dense(DType::F64, vec![], ByteSource::owned((0..8).collect()));
+        x.strides = Some(vec![]);
+        x.big_endian = true;
+        assert_eq!(elem_bytes(&x, 0, 1, &mut scratch), [7, 6, 5, 4, 3, 2, 1, 0]);
     }
 
     /// Windows run in order, each once; the next window is read ahead, and the current one
