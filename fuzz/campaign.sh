@@ -8,7 +8,9 @@
 # WORKDIR/new-TARGET (default WORKDIR: /tmp/diffai-fuzz), samples libFuzzer's coverage once a
 # minute into WORKDIR/cov-TARGET.tsv (unix time, runs, cov, ft), then prints how coverage grew and
 # how long before the end the last new edge came ("plateaued" when none came in the last 10
-# minutes). Merging what it found into the committed corpus is a separate step:
+# minutes), and counts where the edges found after the corpus loaded are in the source (libFuzzer's
+# -print_pcs: each new edge's function and file, grouped by crate). Merging what it found into the
+# committed corpus is a separate step:
 #
 #   cargo +nightly fuzz run -O -a TARGET corpus/TARGET WORKDIR/new-TARGET -- -merge=1 -use_counters=0
 #
@@ -26,7 +28,7 @@ tsv="$work/cov-$target.tsv"
 
 cargo +nightly fuzz build -O -a "$target"
 cargo +nightly fuzz run -O -a "$target" "$work/new-$target" "corpus/$target" -- \
-    -rss_limit_mb=2048 -timeout=10 -max_total_time="$seconds" -print_final_stats=1 \
+    -rss_limit_mb=2048 -timeout=10 -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
     >"$log" 2>&1 &
 fuzzer=$!
 
@@ -57,6 +59,17 @@ awk -v target="$target" '
             target, (t[NR] - t0) / 60, r0, runs, c0, c[NR], quiet,
             (quiet >= 10 ? "plateaued" : "still growing")
     }' "$tsv"
+# New edges after the corpus loaded ("INITED"), by crate: diffai's own code names its file under
+# crates/, a dependency under the cargo registry, the standard library under /rustc/.
+awk '/INITED/ { inited = 1 } inited && /NEW_PC:/ {
+        where = "other"
+        if (match($0, /crates\/[a-z0-9_-]+\/src\/[^:]*/)) where = substr($0, RSTART, RLENGTH)
+        else if (match($0, /registry\/src\/[^\/]+\/[^\/]+/)) { where = substr($0, RSTART, RLENGTH); sub(/.*\//, "", where) }
+        else if ($0 ~ /\/rustc\//) where = "std"
+        n[where]++
+    }
+    END { for (w in n) printf "  %5d new edges in %s\n", n[w], w }' "$log" | sort -rn
+
 if [[ $status -ne 0 ]]; then
     echo "$target: the fuzzer stopped with status $status (a finding): see $log and artifacts/$target/" >&2
     exit 1

@@ -25,104 +25,139 @@ const MAX_EXERCISED_ELEMENTS: u64 = 1 << 20;
 
 /// Parses `data` as safetensors and, if it is valid, computes everything over it.
 pub fn safetensors(data: &[u8]) {
-    let path = Path::new(FUZZ_PATH);
-    let Ok(root) = safetensors::parse(path, &data.to_vec().into()) else {
-        return;
-    };
-    exercise(Artifact::from_file(
-        path,
-        "safetensors",
-        data.len() as u64,
-        Value::Map(root),
-        Vec::new(),
-    ));
+    on_this_thread(|| {
+        let path = Path::new(FUZZ_PATH);
+        let Ok(root) = safetensors::parse(path, &data.to_vec().into()) else {
+            return;
+        };
+        exercise(Artifact::from_file(
+            path,
+            "safetensors",
+            data.len() as u64,
+            Value::Map(root),
+            Vec::new(),
+        ));
+    })
 }
 
 /// Parses `data` as a PyTorch file (zip, legacy or plain pickle) and computes everything over it.
 pub fn pytorch(data: &[u8]) {
-    let path = Path::new(FUZZ_PATH);
-    let Ok((root, findings, format)) = crate::formats::pytorch::read_bytes(&data.to_vec().into())
-    else {
-        return;
-    };
-    exercise(Artifact::from_file(
-        path,
-        format,
-        data.len() as u64,
-        root,
-        findings,
-    ));
-}
-
-/// Parses `data` as a `.npy` file, and as an `.npz` archive, computing everything over each.
-pub fn numpy(data: &[u8]) {
-    let path = Path::new(FUZZ_PATH);
-    let buf: crate::tensor::Buffer = data.to_vec().into();
-    let mut roots = Vec::new();
-    if let Ok(v) = crate::formats::numpy::parse(&crate::tensor::ByteSource::owned(data.to_vec())) {
-        roots.push((
-            "npy",
-            Value::Map([("data".to_string(), v)].into_iter().collect()),
-        ));
-    }
-    if let Ok(m) = crate::formats::numpy::parse_npz(&buf) {
-        roots.push(("npz", Value::Map(m)));
-    }
-    for (format, root) in roots {
+    on_this_thread(|| {
+        let path = Path::new(FUZZ_PATH);
+        let Ok((root, findings, format)) =
+            crate::formats::pytorch::read_bytes(&data.to_vec().into())
+        else {
+            return;
+        };
         exercise(Artifact::from_file(
             path,
             format,
             data.len() as u64,
             root,
-            Vec::new(),
+            findings,
         ));
-    }
+    })
 }
 
-/// Parses `data` as a MAT file (level 5, else level 4) and computes everything over it.
-pub fn matlab(data: &[u8]) {
-    let path = Path::new(FUZZ_PATH);
-    let source = crate::tensor::ByteSource::owned(data.to_vec());
-    let (parsed, _) = crate::formats::matlab::parse(&source);
-    if let Ok(root) = parsed {
-        exercise(Artifact::from_file(
-            path,
-            "matlab",
-            data.len() as u64,
-            Value::Map(root),
-            Vec::new(),
-        ));
-    }
-}
-
-/// Parses `data` with every structured-data reader (JSON, YAML, TOML, XML, INI, CSV and TSV),
-/// computing everything over each tree that parses.
-pub fn structured(data: &[u8]) {
-    use crate::formats::structured::{csv, ini, json, toml, xml, yaml};
-    let path = Path::new(FUZZ_PATH);
-    type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<Value, String>;
-    let parsers: [(&'static str, Parse); 7] = [
-        ("json", &json::parse),
-        ("yaml", &yaml::parse),
-        ("toml", &toml::parse),
-        ("xml", &xml::parse),
-        ("ini", &ini::parse),
-        ("csv", &|d| csv::parse(d, b',')),
-        ("csv", &|d| csv::parse(d, b'\t')),
-    ];
-    for (format, parse) in parsers {
-        match parse(data) {
-            Ok(root) => exercise(Artifact::from_file(
+/// Parses `data` as a `.npy` file, and as an `.npz` archive, computing everything over each.
+pub fn numpy(data: &[u8]) {
+    on_this_thread(|| {
+        let path = Path::new(FUZZ_PATH);
+        let buf: crate::tensor::Buffer = data.to_vec().into();
+        let mut roots = Vec::new();
+        if let Ok(v) =
+            crate::formats::numpy::parse(&crate::tensor::ByteSource::owned(data.to_vec()))
+        {
+            roots.push((
+                "npy",
+                Value::Map([("data".to_string(), v)].into_iter().collect()),
+            ));
+        }
+        if let Ok(m) = crate::formats::numpy::parse_npz(&buf) {
+            roots.push(("npz", Value::Map(m)));
+        }
+        for (format, root) in roots {
+            exercise(Artifact::from_file(
                 path,
                 format,
                 data.len() as u64,
                 root,
                 Vec::new(),
-            )),
-            // Errors are one line naming where the input went wrong.
-            Err(message) => assert!(!message.contains('\n'), "{format}: {message:?}"),
+            ));
         }
+    })
+}
+
+/// Parses `data` as a MAT file (level 5, else level 4) and computes everything over it.
+pub fn matlab(data: &[u8]) {
+    on_this_thread(|| {
+        let path = Path::new(FUZZ_PATH);
+        let source = crate::tensor::ByteSource::owned(data.to_vec());
+        let (parsed, _) = crate::formats::matlab::parse(&source);
+        if let Ok(root) = parsed {
+            exercise(Artifact::from_file(
+                path,
+                "matlab",
+                data.len() as u64,
+                Value::Map(root),
+                Vec::new(),
+            ));
+        }
+    })
+}
+
+/// Parses `data` with every structured-data reader (JSON, YAML, TOML, XML, INI, CSV and TSV),
+/// computing everything over each tree that parses.
+pub fn structured(data: &[u8]) {
+    on_this_thread(|| {
+        use crate::formats::structured::{csv, ini, json, toml, xml, yaml};
+        let path = Path::new(FUZZ_PATH);
+        type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<Value, String>;
+        let parsers: [(&'static str, Parse); 7] = [
+            ("json", &json::parse),
+            ("yaml", &yaml::parse),
+            ("toml", &toml::parse),
+            ("xml", &xml::parse),
+            ("ini", &ini::parse),
+            ("csv", &|d| csv::parse(d, b',')),
+            ("csv", &|d| csv::parse(d, b'\t')),
+        ];
+        for (format, parse) in parsers {
+            match parse(data) {
+                Ok(root) => exercise(Artifact::from_file(
+                    path,
+                    format,
+                    data.len() as u64,
+                    root,
+                    Vec::new(),
+                )),
+                // Errors are one line naming where the input went wrong.
+                Err(message) => assert!(!message.contains('\n'), "{format}: {message:?}"),
+            }
+        }
+    })
+}
+
+/// Runs `f` with rayon confined to the calling thread, the only worker of a pool of its own.
+/// With worker threads, which thread runs which half of a `join` and how long an idle worker
+/// spins before it sleeps change from run to run, and libFuzzer counts those scheduler paths
+/// (rayon, crossbeam) as coverage: a campaign then never plateaus and keeps inputs for their
+/// timing alone. On one thread a `join` runs both halves in order, so an input's coverage
+/// depends on the input only. Rayon never frees a pool that uses the current thread, so there
+/// is one per thread, built on first use and kept.
+fn on_this_thread(f: impl FnOnce() + Send) {
+    thread_local! {
+        static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .use_current_thread()
+            .build()
+            .ok();
     }
+    POOL.with(|pool| match pool {
+        Some(pool) => pool.install(f),
+        // The thread is already a worker of another pool: run there.
+        None => f(),
+    });
 }
 
 fn exercise(a: Artifact) {
@@ -220,4 +255,24 @@ fn reshaped_tensor(t: &Tensor) -> Tensor {
         t.shape.reverse();
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_this_thread;
+    use rayon::prelude::*;
+
+    #[test]
+    fn rayon_work_stays_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        for _ in 0..2 {
+            on_this_thread(move || {
+                assert_eq!(rayon::current_num_threads(), 1);
+                let here = || std::thread::current().id();
+                assert_eq!(rayon::join(here, here), (caller, caller));
+                let ids: Vec<_> = (0..64).into_par_iter().map(|_| here()).collect();
+                assert!(ids.iter().all(|&id| id == caller));
+            });
+        }
+    }
 }
