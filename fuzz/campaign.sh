@@ -59,16 +59,10 @@ awk -v target="$target" '
             target, (t[NR] - t0) / 60, r0, runs, c0, c[NR], quiet,
             (quiet >= 10 ? "plateaued" : "still growing")
     }' "$tsv"
-# New edges after the corpus loaded ("INITED"), by crate: diffai's own code names its file under
-# crates/, a dependency under the cargo registry, the standard library under /rustc/.
-awk '/INITED/ { inited = 1 } inited && /NEW_PC:/ {
-        where = "other"
-        if (match($0, /crates\/[a-z0-9_-]+\/src\/[^:]*/)) where = substr($0, RSTART, RLENGTH)
-        else if (match($0, /registry\/src\/[^\/]+\/[^\/]+/)) { where = substr($0, RSTART, RLENGTH); sub(/.*\//, "", where) }
-        else if ($0 ~ /\/rustc\//) where = "std"
-        n[where]++
-    }
-    END { for (w in n) printf "  %5d new edges in %s\n", n[w], w }' "$log" | sort -rn
+# New edges after the corpus loaded ("INITED"), by where they are: a file of diffai's own
+# crates, a dependency (by crate), or the standard library; "std HashMap" apart, as its probing
+# depends on hash keys that are random per map, not on the input alone.
+./new-edges.sh "$log"
 
 if [[ $status -ne 0 ]]; then
     echo "$target: the fuzzer stopped with status $status (a finding): see $log and artifacts/$target/" >&2
