@@ -8,9 +8,9 @@
 # WORKDIR/new-TARGET (default WORKDIR: /tmp/diffai-fuzz), samples libFuzzer's coverage once a
 # minute into WORKDIR/cov-TARGET.tsv (unix time, runs, cov, ft), then prints how coverage grew and
 # how long before the end the last new edge came ("plateaued" when none came in the last 10
-# minutes), and counts where the edges found after the corpus loaded are in the source (libFuzzer's
-# -print_pcs: each new edge's function and file, grouped by crate). Merging what it found into the
-# committed corpus is a separate step:
+# minutes), and counts where in the source the edges found after the corpus loaded are
+# (new-edges.py, from libFuzzer's -print_pcs). Merging what it found into the committed corpus
+# is a separate step:
 #
 #   cargo +nightly fuzz run -O -a TARGET corpus/TARGET WORKDIR/new-TARGET -- -merge=1 -use_counters=0
 #
@@ -59,10 +59,8 @@ awk -v target="$target" '
             target, (t[NR] - t0) / 60, r0, runs, c0, c[NR], quiet,
             (quiet >= 10 ? "plateaued" : "still growing")
     }' "$tsv"
-# New edges after the corpus loaded ("INITED"), by where they are: a file of diffai's own
-# crates, a dependency (by crate), or the standard library; "std HashMap" apart, as its probing
-# depends on hash keys that are random per map, not on the input alone.
-./new-edges.sh "$log"
+host=$(rustc +nightly -vV | sed -n 's/^host: //p')
+./new-edges.py "$log" "target/$host/release/$target" || echo "$target: where the new edges are: not counted" >&2
 
 if [[ $status -ne 0 ]]; then
     echo "$target: the fuzzer stopped with status $status (a finding): see $log and artifacts/$target/" >&2
