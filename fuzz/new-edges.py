@@ -34,10 +34,12 @@ def symbolize(binary, offsets, inlines=False):
 
 
 def load_base(binary, edges):
-    """The base at which every checked edge's printed innermost frame is given back."""
-    pc, _ = edges[0]
+    """The base at which the checked edges' printed innermost frames (those with a line and a
+    column; a few are printed with the file alone) are given back."""
+    pc = edges[0][0]
     candidates = [pc - off for off in range(pc & (PAGE - 1), os.path.getsize(binary), PAGE)]
-    for pc, where in edges[:CHECKED_EDGES]:
+    exact = [(pc, where) for pc, where in edges if re.search(r":\d+:\d+$", where)]
+    for pc, where in exact[:CHECKED_EDGES]:
         frames = symbolize(binary, [pc - base for base in candidates])
         candidates = [b for b, f in zip(candidates, frames) if len(f) > 1 and f[1] == where]
     if len(candidates) != 1:
@@ -66,7 +68,7 @@ def main():
     with open(log, errors="replace") as f:
         for line in f:
             loaded = loaded or "INITED" in line
-            m = re.search(r"NEW_PC: 0x([0-9a-f]+) in .* (/\S+:\d+:\d+)$", line.rstrip())
+            m = re.search(r"NEW_PC: 0x([0-9a-f]+) in .* (/\S+)$", line.rstrip())
             if loaded and m:
                 edges.append((int(m.group(1), 16), m.group(2)))
     if not edges:
