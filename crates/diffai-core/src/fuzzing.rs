@@ -26,43 +26,28 @@ const MAX_EXERCISED_ELEMENTS: u64 = 1 << 20;
 /// Parses `data` as safetensors and, if it is valid, computes everything over it.
 pub fn safetensors(data: &[u8]) {
     on_this_thread(|| {
-        let path = Path::new(FUZZ_PATH);
-        let Ok(root) = safetensors::parse(path, &data.to_vec().into()) else {
+        let Ok(root) = safetensors::parse(Path::new(FUZZ_PATH), &data.to_vec().into()) else {
             return;
         };
-        exercise(Artifact::from_file(
-            path,
-            "safetensors",
-            data.len() as u64,
-            Value::Map(root),
-            Vec::new(),
-        ));
+        exercise(data, "safetensors", Value::Map(root), Vec::new());
     })
 }
 
 /// Parses `data` as a PyTorch file (zip, legacy or plain pickle) and computes everything over it.
 pub fn pytorch(data: &[u8]) {
     on_this_thread(|| {
-        let path = Path::new(FUZZ_PATH);
         let Ok((root, findings, format)) =
             crate::formats::pytorch::read_bytes(&data.to_vec().into())
         else {
             return;
         };
-        exercise(Artifact::from_file(
-            path,
-            format,
-            data.len() as u64,
-            root,
-            findings,
-        ));
+        exercise(data, format, root, findings);
     })
 }
 
 /// Parses `data` as a `.npy` file, and as an `.npz` archive, computing everything over each.
 pub fn numpy(data: &[u8]) {
     on_this_thread(|| {
-        let path = Path::new(FUZZ_PATH);
         let buf: crate::tensor::Buffer = data.to_vec().into();
         let mut roots = Vec::new();
         if let Ok(v) =
@@ -77,13 +62,7 @@ pub fn numpy(data: &[u8]) {
             roots.push(("npz", Value::Map(m)));
         }
         for (format, root) in roots {
-            exercise(Artifact::from_file(
-                path,
-                format,
-                data.len() as u64,
-                root,
-                Vec::new(),
-            ));
+            exercise(data, format, root, Vec::new());
         }
     })
 }
@@ -91,17 +70,10 @@ pub fn numpy(data: &[u8]) {
 /// Parses `data` as a MAT file (level 5, else level 4) and computes everything over it.
 pub fn matlab(data: &[u8]) {
     on_this_thread(|| {
-        let path = Path::new(FUZZ_PATH);
         let source = crate::tensor::ByteSource::owned(data.to_vec());
         let (parsed, _) = crate::formats::matlab::parse(&source);
         if let Ok(root) = parsed {
-            exercise(Artifact::from_file(
-                path,
-                "matlab",
-                data.len() as u64,
-                Value::Map(root),
-                Vec::new(),
-            ));
+            exercise(data, "matlab", Value::Map(root), Vec::new());
         }
     })
 }
@@ -111,7 +83,6 @@ pub fn matlab(data: &[u8]) {
 pub fn structured(data: &[u8]) {
     on_this_thread(|| {
         use crate::formats::structured::{csv, ini, json, toml, xml, yaml};
-        let path = Path::new(FUZZ_PATH);
         type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<Value, String>;
         let parsers: [(&'static str, Parse); 7] = [
             ("json", &json::parse),
@@ -124,13 +95,7 @@ pub fn structured(data: &[u8]) {
         ];
         for (format, parse) in parsers {
             match parse(data) {
-                Ok(root) => exercise(Artifact::from_file(
-                    path,
-                    format,
-                    data.len() as u64,
-                    root,
-                    Vec::new(),
-                )),
+                Ok(root) => exercise(data, format, root, Vec::new()),
                 // Errors are one line naming where the input went wrong.
                 Err(message) => assert!(!message.contains('\n'), "{format}: {message:?}"),
             }
@@ -160,7 +125,15 @@ fn on_this_thread(f: impl FnOnce() + Send) {
     });
 }
 
-fn exercise(a: Artifact) {
+/// Computes everything over the artifact that `data` parsed into (`root`, read as `format`).
+fn exercise(data: &[u8], format: &'static str, root: Value, findings: Vec<String>) {
+    let a = Artifact::from_file(
+        Path::new(FUZZ_PATH),
+        format,
+        data.len() as u64,
+        root,
+        findings,
+    );
     let inspection = inspect::inspect(&a, None);
     rendered(&inspection);
     let opts = Options {
