@@ -9,8 +9,9 @@
 # minute into WORKDIR/cov-TARGET.tsv (unix time, runs, cov, ft), then prints how coverage grew and
 # how long before the end the last new edge came ("plateaued" when none came in the last 10
 # minutes), and counts where in the source the edges found after the corpus loaded are
-# (new-edges.py, from libFuzzer's -print_pcs). Merging what it found into the committed corpus
-# is a separate step:
+# (new-edges.py, from libFuzzer's -print_pcs), with how long before the end the last edge outside
+# hash-table probing came (whose branches depend on random hash keys). Merging what it found into
+# the committed corpus is a separate step:
 #
 #   cargo +nightly fuzz run -O -a TARGET corpus/TARGET WORKDIR/new-TARGET -- -merge=1 -use_counters=0
 #
@@ -60,7 +61,7 @@ awk -v target="$target" '
             (quiet >= 10 ? "plateaued" : "still growing")
     }' "$tsv"
 host=$(rustc +nightly -vV | sed -n 's/^host: //p')
-./new-edges.py "$log" "target/$host/release/$target" || echo "$target: where the new edges are: not counted" >&2
+./new-edges.py "$log" "target/$host/release/$target" "$tsv" || echo "$target: where the new edges are: not counted" >&2
 
 if [[ $status -ne 0 ]]; then
     echo "$target: the fuzzer stopped with status $status (a finding): see $log and artifacts/$target/" >&2
