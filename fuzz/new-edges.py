@@ -105,9 +105,7 @@ def main():
     last_own = 0  # run of the last edge that is not chance
     frames_of = symbolize(binary, [pc - base for pc, _, _ in edges], inlines=True)
     for (_, _, run), frames in zip(edges, frames_of):
-        owners = [owner(where) for where in frames[1::2]]
-        inner = owners[0]
-        name = inner if inner == CHANCE else next((o for o in owners if o != "std"), "std")
+        name = next((o for o in map(owner, frames[1::2]) if o != "std"), "std")
         counts[name] += 1
         if name != CHANCE:
             last_own = max(last_own, run)
