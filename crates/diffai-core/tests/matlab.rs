@@ -239,6 +239,10 @@ fn malformed_files_are_clear_errors() {
         ("octave_v6_object_length.mat", ""),
         ("broken_ref_v73.mat", "0xdeadbeef00"),
         ("huge_chunked_v73.mat", "more than the 4294967296 bytes"),
+        (
+            "unwritten_chunks_v73.mat",
+            "more than 1032 times the file's 2576 bytes",
+        ),
         ("ref_cycle_v73.mat", "reference cycle"),
         ("shared_cells_v73.mat", "reached twice"),
     ] {

@@ -7,6 +7,7 @@
 //! matrices are groups with `data`, `ir` and `jc`; empty arrays hold their dimensions instead of
 //! data (`MATLAB_empty` = 1).
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use hdf5_reader::group::Group;
@@ -32,6 +33,12 @@ const MAX_DIMS: u64 = 1024;
 /// Most objects (variables, cell elements, struct fields) decoded in one file: 16 Mi, which
 /// bounds what many references to one small object can cost.
 const MAX_OBJECTS: u64 = 1 << 24;
+/// Most bytes read into memory from the file's chunked, compressed or compact datasets, all
+/// together, per byte of the file: 1,032, deflate's largest ratio (MATLAB compresses with
+/// deflate alone). Chunks that were never written read as the fill value without taking any
+/// room in the file, so without this a 32 KB file could ask for gigabytes below
+/// [`MAX_READ_BYTES`].
+const MAX_EXPANSION: u64 = 1032;
 
 /// The mapped (or owned) file, handed to `hdf5-reader` without copying.
 struct Owner(ByteSource);
@@ -107,6 +114,7 @@ pub fn parse(source: &ByteSource) -> Result<Map, String> {
         containers: HashSet::new(),
         leaves: HashMap::new(),
         decoded: 0,
+        in_memory: Cell::new(0),
     };
     let mut root = Map::new();
     for o in top.iter().filter(|o| !o.name().starts_with('#')) {
@@ -137,6 +145,8 @@ struct Reader<'a> {
     /// MATLAB's canonical empty value): decoded once, tensors then share their bytes.
     leaves: HashMap<u64, Value>,
     decoded: u64,
+    /// Bytes read into memory so far (datasets not sliced from the file).
+    in_memory: Cell<u64>,
 }
 
 fn attr<'a>(attrs: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
@@ -761,6 +771,17 @@ impl Reader<'_> {
                 d.name()
             ));
         }
+        let total = self.in_memory.get().saturating_add(len);
+        let file_len = self.source.len() as u64;
+        let budget = file_len.saturating_mul(MAX_EXPANSION);
+        if total > budget {
+            return Err(format!(
+                "dataset '{}' would bring the bytes read into memory to {total}, more than {MAX_EXPANSION} times the file's {} bytes (deflate's largest ratio; chunks never written?)",
+                d.name(),
+                file_len
+            ));
+        }
+        self.in_memory.set(total);
         let raw = d.read_raw_bytes().map_err(h5)?;
         if raw.len() as u64 != len {
             return Err(format!(
