@@ -776,9 +776,8 @@ impl Reader<'_> {
         let budget = file_len.saturating_mul(MAX_EXPANSION);
         if total > budget {
             return Err(format!(
-                "dataset '{}' would bring the bytes read into memory to {total}, more than {MAX_EXPANSION} times the file's {} bytes (deflate's largest ratio; chunks never written?)",
-                d.name(),
-                file_len
+                "dataset '{}' would bring the bytes read into memory to {total}, more than {MAX_EXPANSION} times the file's {file_len} bytes (deflate's largest ratio; chunks never written?)",
+                d.name()
             ));
         }
         self.in_memory.set(total);
