@@ -10,7 +10,8 @@
 # how long before the end the last new edge came ("plateaued" when none came in the last 10
 # minutes), and counts where in the source the edges found after the corpus loaded are
 # (new-edges.py, from libFuzzer's -print_pcs), with how long before the end the last edge outside
-# hash-table probing came (whose branches depend on random hash keys). Merging what it found into
+# hash-table probing came (whose branches depend on random hash keys). If the fuzzer stops on a
+# finding, each input it wrote is replayed alone and its exit status and time printed. Merging what it found into
 # the committed corpus is a separate step:
 #
 #   cargo +nightly fuzz run -O -a TARGET corpus/TARGET WORKDIR/new-TARGET -- -merge=1 -use_counters=0
@@ -28,6 +29,7 @@ tsv="$work/cov-$target.tsv"
 : >"$tsv"
 
 cargo +nightly fuzz build -O -a "$target"
+start=$(date +%s)
 cargo +nightly fuzz run -O -a "$target" "$work/new-$target" "corpus/$target" -- \
     -rss_limit_mb=2048 -timeout=10 -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
     >"$log" 2>&1 &
@@ -65,5 +67,13 @@ host=$(rustc +nightly -vV | sed -n 's/^host: //p')
 
 if [[ $status -ne 0 ]]; then
     echo "$target: the fuzzer stopped with status $status (a finding): see $log and artifacts/$target/" >&2
+    # A timeout can also be the machine stalling (other load, a paused VM): each input the run
+    # wrote is replayed alone, so a hang (slow again) shows apart from a stall (fast alone).
+    while IFS= read -r -d '' artifact; do
+        t0=$(date +%s%N)
+        replay=0
+        "target/$host/release/$target" -rss_limit_mb=2048 -timeout=10 "$artifact" >/dev/null 2>&1 || replay=$?
+        echo "$target: $artifact replayed alone: status $replay in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
+    done < <(find "artifacts/$target" -type f -newermt "@$start" -print0 2>/dev/null)
     exit 1
 fi
