@@ -11,8 +11,8 @@
 # minutes), and counts where in the source the edges found after the corpus loaded are
 # (new-edges.py, from libFuzzer's -print_pcs), with how long before the end the last edge outside
 # hash-table probing came (whose branches depend on random hash keys). If the fuzzer stops on a
-# finding, each input it wrote is replayed alone and its exit status and time printed. Merging what it found into
-# the committed corpus is a separate step:
+# finding, each input it wrote is replayed alone and its exit status and time printed. Merging what
+# it found into the committed corpus is a separate step:
 #
 #   cargo +nightly fuzz run -O -a TARGET corpus/TARGET WORKDIR/new-TARGET -- -merge=1 -use_counters=0
 #
@@ -27,11 +27,13 @@ mkdir -p "$work/new-$target"
 log="$work/fuzz-$target.log"
 tsv="$work/cov-$target.tsv"
 : >"$tsv"
+# The fuzzing run and the replay of its findings judge an input by the same limits.
+limits=(-rss_limit_mb=2048 -timeout=10)
 
 cargo +nightly fuzz build -O -a "$target"
 start=$(date +%s)
 cargo +nightly fuzz run -O -a "$target" "$work/new-$target" "corpus/$target" -- \
-    -rss_limit_mb=2048 -timeout=10 -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
+    "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
     >"$log" 2>&1 &
 fuzzer=$!
 
@@ -72,7 +74,7 @@ if [[ $status -ne 0 ]]; then
     while IFS= read -r -d '' artifact; do
         t0=$(date +%s%N)
         replay=0
-        "target/$host/release/$target" -rss_limit_mb=2048 -timeout=10 "$artifact" >/dev/null 2>&1 || replay=$?
+        "target/$host/release/$target" "${limits[@]}" "$artifact" >/dev/null 2>&1 || replay=$?
         echo "$target: $artifact replayed alone: status $replay in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
     done < <(find "artifacts/$target" -type f -newermt "@$start" -print0 2>/dev/null)
     exit 1
