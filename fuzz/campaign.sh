@@ -29,11 +29,14 @@ tsv="$work/cov-$target.tsv"
 : >"$tsv"
 # The fuzzing run and the replay of its findings judge an input by the same limits.
 limits=(-rss_limit_mb=2048 -timeout=10)
+# A target's dictionary of tokens (fuzz/dict/TARGET.dict), if it has one, guides the mutations.
+dict=()
+[[ -f "dict/$target.dict" ]] && dict=(-dict="dict/$target.dict")
 
 cargo +nightly fuzz build -O -a "$target"
 start=$(date +%s)
 cargo +nightly fuzz run -O -a "$target" "$work/new-$target" "corpus/$target" -- \
-    "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
+    "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 -print_pcs=1 \
     >"$log" 2>&1 &
 fuzzer=$!
 
